@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,8 @@ class SandboxContext:
     # Epoch seconds the sandbox came up: every scenario time is an offset from it.
     started_at: float
     procs: list[Proc] = field(default_factory=list)
+    # Called after each tracked process, so the manager can persist pids as they appear.
+    on_track: Callable[[list[Proc]], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def dir(self, *parts: str) -> Path:
@@ -29,6 +32,8 @@ class SandboxContext:
         """Record a started process at once, so a later failure still stops it."""
         with self._lock:
             self.procs.append(proc)
+            if self.on_track:
+                self.on_track(list(self.procs))
 
     @property
     def incident_start(self) -> float:

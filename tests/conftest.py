@@ -1,0 +1,65 @@
+"""Project-wide fixtures: one real sandbox at a time, shared by the tests of its scenario.
+
+Tests name their scenario with `@pytest.mark.scenario("NAME")` (default: healthy) and take
+the `sandbox` fixture, the running sandbox's status. Tests are ordered by scenario so each
+sandbox starts once per session; the previous one stops before the next starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hopngo_ops import sandbox as sandbox_manager
+
+DEFAULT_SCENARIO = "healthy"
+
+
+def _scenario_of(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("scenario")
+    return marker.args[0] if marker else DEFAULT_SCENARIO
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Stable sort: within a scenario, tests keep their file order.
+    order = {name: i for i, name in enumerate(sandbox_manager.SCENARIOS)}
+    uses_sandbox = [i for i in items if "sandbox" in getattr(i, "fixturenames", ())]
+    others = [i for i in items if i not in uses_sandbox]
+    items[:] = others + sorted(uses_sandbox, key=lambda i: order[_scenario_of(i)])
+
+
+class SandboxPool:
+    """Keeps at most one sandbox running; starts another scenario's on demand."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.current: tuple[str, Path] | None = None
+
+    def get(self, scenario: str, *, fresh: bool = False) -> dict:
+        if self.current and (self.current[0] != scenario or fresh):
+            self.stop()
+        if self.current is None:
+            state_dir = self.root / f"{scenario}-{len(list(self.root.iterdir()))}"
+            status, _ = sandbox_manager.up(scenario, state_dir)
+            self.current = (scenario, state_dir)
+            return status
+        return sandbox_manager.read_status(self.current[1])
+
+    def stop(self) -> None:
+        if self.current:
+            sandbox_manager.down(self.current[1])
+            self.current = None
+
+
+@pytest.fixture(scope="session")
+def sandbox_pool(tmp_path_factory: pytest.TempPathFactory):
+    pool = SandboxPool(tmp_path_factory.mktemp("sandboxes"))
+    yield pool
+    pool.stop()
+
+
+@pytest.fixture
+def sandbox(request: pytest.FixtureRequest, sandbox_pool: SandboxPool) -> dict:
+    """The running sandbox of the test's scenario: its `status --json` object."""
+    return sandbox_pool.get(_scenario_of(request.node))
