@@ -3,4 +3,12 @@
 from hopngo_ops.sandbox.manager import default_state_dir, down, read_status, up
 from hopngo_ops.sandbox.scenarios import SCENARIOS, Scenario, get_scenario
 
-__all__ = ["SCENARIOS", "Scenario", "default_state_dir", "down", "get_scenario", "read_status", "up"]
+__all__ = [
+    "SCENARIOS",
+    "Scenario",
+    "default_state_dir",
+    "down",
+    "get_scenario",
+    "read_status",
+    "up",
+]

@@ -122,4 +122,3 @@ def _write_status(state_dir: Path, status: dict, procs: list[Proc]) -> None:
     tmp = state_dir / f".{STATUS_FILE}.{os.getpid()}"
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
     tmp.replace(state_dir / STATUS_FILE)
-
