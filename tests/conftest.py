@@ -7,6 +7,7 @@ sandbox starts once per session; the previous one stops before the next starts.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,8 @@ class SandboxPool:
             state_dir = self.root / f"{scenario}-{len(list(self.root.iterdir()))}"
             status, _ = sandbox_manager.up(scenario, state_dir)
             self.current = (scenario, state_dir)
+            # The `sandbox` profile (and kernels papermill starts) find it through this.
+            os.environ["HOPNGO_SANDBOX_DIR"] = str(state_dir)
             return status
         return sandbox_manager.read_status(self.current[1])
 
