@@ -7,8 +7,12 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
+
 from hopngo_ops import sandbox
-from hopngo_ops.errors import HopngoError
+from hopngo_ops.errors import HopngoError, NotFound
+from hopngo_ops.notebooks import ParameterError, list_notebooks, parameters_of
+from hopngo_ops.runner import run_notebook
 
 # Exit codes: 1 a run or command failed, 2 bad usage (argparse's too), 3 the sandbox is not up.
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_UP = 1, 2, 3
@@ -51,6 +55,42 @@ def _sandbox_status(args: argparse.Namespace) -> int:
     return 0 if status and status["state"] == "up" else EXIT_NOT_UP
 
 
+def _run(args: argparse.Namespace) -> int:
+    parameters = _parameters_file(args.parameters_file) if args.parameters_file else {}
+    parameters.update(dict(args.parameter))
+    result = run_notebook(
+        args.notebook,
+        parameters,
+        profile=args.profile,
+        incident_id=args.incident,
+        output_root=args.output_dir,
+    )
+    if result.error:
+        print(f"hopngo-ops: {args.notebook} failed: {result.error}", file=sys.stderr)
+    else:
+        print(f"{args.notebook}: {result.status} (incident {result.incident_id})")
+    print(result.path)
+    return 0 if result.ok else EXIT_FAILED
+
+
+def _parameters_file(path: Path) -> dict:
+    try:
+        values = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ParameterError(f"cannot read parameters file {path}: {err}") from err
+    if not isinstance(values, dict):
+        raise ParameterError(f"parameters file {path} must be a mapping of name: value")
+    return values
+
+
+def _notebooks(args: argparse.Namespace) -> int:
+    for name in list_notebooks():
+        print(name)
+        for p in parameters_of(name).values():
+            print(f"  {p.name}: {p.type} = {p.default}  # {p.help}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hopngo-ops", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -69,6 +109,26 @@ def build_parser() -> argparse.ArgumentParser:
     status_cmd = sandbox_verbs.add_parser("status", parents=[state_dir], help="what runs")
     status_cmd.add_argument("--json", action="store_true", help="one JSON object")
     status_cmd.set_defaults(func=_sandbox_status)
+
+    run_cmd = commands.add_parser("run", help="run a runbook notebook into the incident records")
+    run_cmd.add_argument("notebook", help="a notebook name (see `hopngo-ops notebooks`)")
+    run_cmd.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a notebook parameter (typed as the notebook declares it)",
+    )
+    run_cmd.add_argument("-f", "--parameters-file", type=Path, help="a YAML file of parameters")
+    run_cmd.add_argument("--profile", help="targets profile (default: the notebook's, sandbox)")
+    run_cmd.add_argument("--incident", help="add the run to this incident (INC-YYYY-MMDD-NNN)")
+    run_cmd.add_argument("--output-dir", type=Path, help="records root (default: incidents/)")
+    run_cmd.set_defaults(func=_run)
+
+    notebooks_cmd = commands.add_parser("notebooks", help="list notebooks and their parameters")
+    notebooks_cmd.set_defaults(func=_notebooks)
     return parser
 
 
@@ -76,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except (ParameterError, NotFound) as err:
+        print(f"hopngo-ops: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
     except HopngoError as err:
         print(f"hopngo-ops: error: {err}", file=sys.stderr)
         return EXIT_FAILED
