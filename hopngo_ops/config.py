@@ -75,6 +75,7 @@ class Targets:
 
 
 _FIELDS = {f.name for f in fields(Targets)} - {"profile"}
+_PATH_FIELDS = {"kubeconfig", "postgres_passfile", "rabbitmq_password_file"}
 # Keys that would put a secret value into a profile.
 _SECRET_KEYS = re.compile(r"(password|token|secret)$")
 
@@ -92,6 +93,8 @@ def load_targets(profile: str = SANDBOX_PROFILE) -> Targets:
         if (override := os.environ.get(f"HOPNGO_{field.upper()}")) is not None:
             values[field] = override
     values["production"] = values.get("production") in (True, "true", "1", "yes")
+    for field in _PATH_FIELDS & set(values):
+        values[field] = os.path.expanduser(values[field])
     names.namespace_name(values.get("namespace", "hopngo"))
     return Targets(profile=profile, **values)
 
