@@ -10,6 +10,7 @@ noise from generators seeded per series: the same (scenario, started_at) writes 
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from collections.abc import Callable, Iterable, Iterator
@@ -39,9 +40,15 @@ HEAP_MAX = 768 * MiB
 NONHEAP_MAX = 256 * MiB
 HTTP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 STATEMENT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
-# Restarts at the moment the sandbox comes up, as the Kubernetes simulator shows them.
-CRASHLOOP_RESTARTS = 7
+# Restart schedules, the same as the Kubernetes simulator's (kubesim.seed), so Prometheus'
+# restart counts match what kubectl shows. A crash-looping JVM dies this long after starting,
+# and the kubelet waits before the next start: doubling from 10 s, capped at 5 min.
+CRASH_RUN_SECONDS = 15
+BACKOFF_SECONDS = (10, 20, 40, 80, 160, 300)
+CRASH_STAGGER_SECONDS = 7
+# OOM kills spread evenly over the incident up to the sandbox's start, staggered per pod.
 OOM_RESTARTS = 3
+OOM_STAGGER_SECONDS = 20
 # The gateway forwards to the other services; it answers 5xx for routes to a down one.
 GATEWAY = "gateway"
 
@@ -110,11 +117,10 @@ class Timeline:
     def during(self, t: float) -> bool:
         return self.incident_start is not None and t >= self.incident_start
 
-    def progress(self, t: float) -> float:
-        """Incident time elapsed at `t`, as a fraction of the time up to the sandbox's start."""
-        if not self.during(t):
-            return 0.0
-        return (t - self.incident_start) / (self.started_at - self.incident_start)
+    @property
+    def incident_seconds(self) -> float:
+        """How long the incident had lasted when the sandbox came up."""
+        return self.started_at - self.incident_start
 
 
 Level = float | Callable[[float], float]
@@ -331,7 +337,9 @@ class World:
 
     @cached_property
     def pods(self) -> list[Pod]:
-        return [self._pod(s, pod) for s in SERVICES for pod in initial_pods(s)]
+        return [
+            self._pod(s, index, pod) for s in SERVICES for index, pod in enumerate(initial_pods(s))
+        ]
 
     @cached_property
     def endpoints(self) -> list[Endpoint]:
@@ -354,11 +362,10 @@ class World:
             labels = {"namespace": NAMESPACE, "job": job, "instance": instance}
             yield Series(labels, constant(self.timeline, 1))
 
-    def _pod(self, service: str, pod: str) -> Pod:
+    def _pod(self, service: str, index: int, pod: str) -> Pod:
         s, tl = self.scenario, self.timeline
         down = service in s.down_services
-        oom = service in s.oom_services
-        restarts = CRASHLOOP_RESTARTS if down else OOM_RESTARTS if oom else 0
+        restarted = self._restart_times(service, index)
         ratio = s.heap_ratio.get(service)
         pressure = heap_pressure(ratio) if ratio else 0.0
         under_pressure = [pressure if tl.during(t) else 0.0 for t in tl.times]
@@ -373,22 +380,6 @@ class World:
         )
         heap_used = [min(v, HEAP_MAX * 0.995) for v in heap_used]
         nonheap_used = level(tl, self.rng(pod, "nonheap"), 150 * MiB, jitter=0.01)
-        if oom:
-            # Saw-tooth: fills towards the limit until the kernel kills it, then starts over.
-            memory = level(
-                tl,
-                self.rng(pod, "memory"),
-                0,
-                lambda t: CONTAINER_MEMORY_LIMIT * (0.6 + 0.38 * (restarts * tl.progress(t) % 1)),
-                jitter=0.005,
-            )
-        else:
-            memory = [h + n + 96 * MiB for h, n in zip(heap_used, nonheap_used, strict=True)]
-        if down:
-            # Crash-looping: each attempt dies while the JVM is still starting.
-            memory = [
-                180 * MiB if tl.during(t) else m for t, m in zip(tl.times, memory, strict=True)
-            ]
         cpu_normal = self.rng(pod, "cpu-share").uniform(0.15, 0.35)
         cpu_rate = level(
             tl,
@@ -401,9 +392,8 @@ class World:
             service=service,
             name=pod,
             up=[0.0 if down and tl.during(t) else 1.0 for t in tl.times],
-            # A crash-looping container restarts at once, then keeps the same pace.
-            restarts=[math.ceil(restarts * tl.progress(t) - 1e-9) for t in tl.times],
-            memory=memory,
+            restarts=[bisect.bisect_right(restarted, t) for t in tl.times],
+            memory=self._memory(pod, service, restarted, heap_used, nonheap_used),
             cpu_seconds=accumulate(cpu_rate, whole=False),
             heap_used=heap_used,
             nonheap_used=nonheap_used,
@@ -412,6 +402,56 @@ class World:
                 for gc, spec in GARBAGE_COLLECTORS.items()
             },
         )
+
+    def _restart_times(self, service: str, index: int) -> list[float]:
+        """When the pod's container restarted (or will, within the history), in order."""
+        s, tl = self.scenario, self.timeline
+        if service in s.down_services:
+            times, start = [], tl.incident_start + CRASH_STAGGER_SECONDS * index
+            while start + CRASH_RUN_SECONDS <= tl.times[-1]:
+                times.append(start + CRASH_RUN_SECONDS)
+                start += (
+                    CRASH_RUN_SECONDS + BACKOFF_SECONDS[min(len(times), len(BACKOFF_SECONDS)) - 1]
+                )
+            return times
+        if service in s.oom_services:
+            spacing = tl.incident_seconds / (OOM_RESTARTS + 1)
+            return [
+                tl.incident_start + spacing * (k + 1) + OOM_STAGGER_SECONDS * index
+                for k in range(OOM_RESTARTS)
+            ]
+        return []
+
+    def _memory(
+        self,
+        pod: str,
+        service: str,
+        restarted: list[float],
+        heap_used: list[float],
+        nonheap_used: list[float],
+    ) -> list[float]:
+        s, tl = self.scenario, self.timeline
+        rng = self.rng(pod, "memory")
+        if service in s.down_services:
+            # Crash-looping: each attempt dies while the JVM is still starting.
+            return level(tl, rng, 0, 180 * MiB, jitter=0.02)
+        if service in s.oom_services:
+            # Saw-tooth: fills towards the limit until the kernel kills it, then starts over.
+            spacing = tl.incident_seconds / (OOM_RESTARTS + 1)
+
+            def filling(t: float) -> float:
+                since = max([tl.incident_start, *(r for r in restarted if r <= t)])
+                return min(1.0, (t - since) / spacing)
+
+            return level(
+                tl,
+                rng,
+                0,
+                lambda t: CONTAINER_MEMORY_LIMIT * (0.6 + 0.38 * filling(t)),
+                jitter=0.005,
+            )
+        # The JVM's heap and the rest of its memory, plus the container's own overhead.
+        return [h + n + 96 * MiB for h, n in zip(heap_used, nonheap_used, strict=True)]
 
     def _collections(
         self,
@@ -512,12 +552,12 @@ class World:
         backlog = s.queue_backlog.get(name)
         consumers = s.queue_consumers.get(name, CONSUMERS_PER_QUEUE)
         if backlog and tl.incident_start is not None:
-            growth = backlog / (tl.started_at - tl.incident_start)
+            growth = backlog / tl.incident_seconds
             # Published so that what is not delivered piles up to the backlog by "up".
             published = growth / (1 - LAGGING_DELIVERY_FRACTION)
             delivering = published * LAGGING_DELIVERY_FRACTION
             start = tl.incident_start
-            ready = level(tl, rng, 1.5, lambda t: growth * (t - start), jitter=0.01, wave=0.5)
+            ready = level(tl, rng, 1.5, lambda t: growth * (t - start), jitter=0.002, wave=0.5)
             unacked = level(tl, rng, CONSUMERS_PER_QUEUE, consumers, jitter=0.0, wave=0.5)
             utilisation = level(tl, rng, 0.35, 0.97, jitter=0.01)
         else:
