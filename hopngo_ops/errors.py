@@ -47,3 +47,11 @@ class MissingBinary(SandboxError):
             f"{binary} not found; install the Debian package {package!r} "
             f"(apt-get install -y {package}) or run `make setup`"
         )
+
+
+class ActionFailed(HopngoError):
+    """An action the server refused (403, 409, 422) or whose post-condition did not hold."""
+
+    def __init__(self, action: str, reason: str):
+        self.action, self.reason = action, reason
+        super().__init__(f"{action} failed: {reason}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import html
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,12 +17,15 @@ from functools import cached_property
 import pandas as pd
 
 from hopngo_ops import names
+from hopngo_ops.actions.guards import Guardrails
 from hopngo_ops.config import Targets, load_targets
 from hopngo_ops.errors import BackendUnavailable
 from hopngo_ops.findings import SEVERITIES, Finding, worst_severity
 from hopngo_ops.step import Step
 
 RECORD_MIMETYPE = "application/vnd.hopngo.record+json"
+# Set by the runner for the kernels it starts: no one is there to click a button.
+HEADLESS_ENV = "HOPNGO_HEADLESS"
 
 
 @dataclass
@@ -32,7 +36,12 @@ class Runbook:
     namespace: str = "hopngo"
     window: str = "1h"
     incident_id: str = ""
+    # Action names a headless run may apply; anything else is only previewed.
+    apply: tuple[str, ...] = ()
+    # The alert that started the run, if any: destructive actions re-check it first.
+    alert: str = ""
     steps: list[Step] = field(default_factory=list)
+    actions: list = field(default_factory=list)
 
     @classmethod
     def open(
@@ -44,8 +53,12 @@ class Runbook:
         namespace: str = "hopngo",
         window: str = "1h",
         incident_id: str = "",
+        apply: list[str] | tuple[str, ...] = (),
+        alert: str = "",
     ) -> Runbook:
         """Validate the parameters and find the targets; nothing is queried yet."""
+        if isinstance(apply, str) or not all(isinstance(a, str) for a in apply):
+            raise ValueError(f"apply must be a list of action names, got {apply!r}")
         return cls(
             notebook=notebook,
             targets=load_targets(profile),
@@ -53,7 +66,34 @@ class Runbook:
             namespace=names.namespace_name(namespace),
             window=names.duration(window),
             incident_id=incident_id,
+            apply=tuple(apply),
+            alert=alert,
         )
+
+    @property
+    def headless(self) -> bool:
+        return os.environ.get(HEADLESS_ENV) == "1"
+
+    @property
+    def guardrails(self) -> Guardrails:
+        return Guardrails(
+            namespace=self.namespace,
+            production=self.targets.production,
+            incident_id=self.incident_id,
+        )
+
+    def incident_folder(self):
+        """The incident's records folder; an interactive run opens an incident on first need."""
+        from hopngo_ops.record import allocate_incident, incident_dir, records_root
+
+        if not self.incident_id:
+            self.incident_id = allocate_incident(records_root())
+        return incident_dir(records_root(), self.incident_id)
+
+    def alert_still_firing(self) -> bool:
+        from hopngo_ops.alert_conditions import alert_firing
+
+        return alert_firing(self, self.alert)
 
     @cached_property
     def prometheus(self):
@@ -125,6 +165,10 @@ class Summary:
             "worst_severity": worst_severity(rb.findings),
             "findings": [f.to_record() for f in rb.findings],
             "failed_steps": [s.title for s in rb.steps if s.error],
+            "actions": [
+                {"action": a.plan.action, "target": a.plan.target, "result": a.result}
+                for a in rb.actions
+            ],
         }
 
     def table(self) -> pd.DataFrame:

@@ -7,6 +7,9 @@ the run found and how it ended.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +19,7 @@ import nbformat
 from hopngo_ops.errors import HopngoError
 from hopngo_ops.notebooks import coerce_parameters, notebook_path, notebooks_dir
 from hopngo_ops.record import allocate_incident, claim_record_path, incident_dir, records_root
-from hopngo_ops.runbook import RECORD_MIMETYPE
+from hopngo_ops.runbook import HEADLESS_ENV, RECORD_MIMETYPE
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,9 @@ def run_notebook(
     error = None
     try:
         typed = coerce_parameters(name, given)
-        error = _execute(source, output, typed)
+        # The kernel inherits these: it runs headless and audits into this records root.
+        with _environment({HEADLESS_ENV: "1", "HOPNGO_INCIDENTS_DIR": str(root)}):
+            error = _execute(source, output, typed)
     except HopngoError as err:
         typed, error = given, str(err)
     status = _finish_record(source, output, name, typed, str(incident_id), error, started)
@@ -106,11 +111,26 @@ def _finish_record(
         "error": error,
         "findings": found.get("findings", []) if found else [],
         "worst_severity": found.get("worst_severity") if found else None,
+        "actions": found.get("actions", []) if found else [],
         "started_at": started,
         "finished_at": _now(),
     }
     nbformat.write(nb, output)
     return status
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _summary_record(nb) -> dict | None:
