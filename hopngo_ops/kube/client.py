@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import TypeVar
 
+import pydantic
 import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -85,6 +86,13 @@ class KubeConnection:
             raise BackendUnavailable(BACKEND, self.server, f"{err.status} {message}") from err
         except urllib3.exceptions.HTTPError as err:
             raise BackendUnavailable(BACKEND, self.server, _network_reason(err)) from err
+        except pydantic.ValidationError as err:
+            # The client's models are strict: an answer missing a required field is unusable.
+            raise BackendUnavailable(
+                BACKEND,
+                self.server,
+                f"answered a {err.title} the client cannot read: {_fields(err)}",
+            ) from err
 
 
 def _status_message(err: ApiException) -> str:
@@ -102,3 +110,7 @@ def _network_reason(err: urllib3.exceptions.HTTPError) -> str:
     # MaxRetryError wraps the error that made the last attempt fail: that is the reason.
     cause = getattr(err, "reason", None) or err
     return f"{type(cause).__name__}: {cause}"
+
+
+def _fields(err: pydantic.ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
