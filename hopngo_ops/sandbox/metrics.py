@@ -101,6 +101,10 @@ CONSUMERS_PER_QUEUE = 2
 DEAD_LETTERS_PER_SECOND = 0.0005
 # A lagging queue delivers this fraction of what is published; the rest piles up.
 LAGGING_DELIVERY_FRACTION = 0.3
+# RabbitMQ's consumer utilisation is the share of time the queue could deliver to its consumers
+# at once: near 1 when they keep up, low when a slow consumer holds its prefetch window full.
+HEALTHY_UTILISATION = 0.96
+LAGGING_UTILISATION = 0.18
 
 
 class Timeline:
@@ -559,12 +563,12 @@ class World:
             start = tl.incident_start
             ready = level(tl, rng, 1.5, lambda t: growth * (t - start), jitter=0.002, wave=0.5)
             unacked = level(tl, rng, CONSUMERS_PER_QUEUE, consumers, jitter=0.0, wave=0.5)
-            utilisation = level(tl, rng, 0.35, 0.97, jitter=0.01)
+            utilisation = level(tl, rng, HEALTHY_UTILISATION, LAGGING_UTILISATION, jitter=0.05)
         else:
             published = delivering = rng.uniform(0.6, 3.0)
             ready = level(tl, rng, 1.5, jitter=0.01, wave=0.5)
             unacked = level(tl, rng, CONSUMERS_PER_QUEUE, jitter=0.0, wave=0.5)
-            utilisation = level(tl, rng, 0.35, jitter=0.05)
+            utilisation = level(tl, rng, HEALTHY_UTILISATION, jitter=0.02)
         return Queue(
             name=name,
             ready=[round(v) for v in ready],
@@ -805,7 +809,7 @@ FAMILIES = (
             (
                 "consumer_utilisation",
                 "gauge",
-                "Fraction of time the queue's consumers are busy.",
+                "Share of time the queue could deliver to its consumers at once.",
                 "utilisation",
             ),
         )
