@@ -130,6 +130,13 @@ _TEMPLATES = (
         defaults={"window": "1h"},
     ),
     QueryTemplate(
+        "deployments_total",
+        "1. Service Down",
+        "The deployment's rollout counter: a step in it over time dates a rollout.",
+        'sum by (deployment) (deployment_events_total{deployment="$service"})',
+        labels=("deployment",),
+    ),
+    QueryTemplate(
         "container_restarts",
         "1. Service Down",
         "Container restarts per pod in the window.",
