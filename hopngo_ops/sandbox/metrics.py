@@ -435,27 +435,28 @@ class World:
         nonheap_used: list[float],
     ) -> list[float]:
         s, tl = self.scenario, self.timeline
-        rng = self.rng(pod, "memory")
+        # The JVM's heap and the rest of its memory, plus the container's own overhead.
+        steady = [h + n + 96 * MiB for h, n in zip(heap_used, nonheap_used, strict=True)]
         if service in s.down_services:
             # Crash-looping: each attempt dies while the JVM is still starting.
-            return level(tl, rng, 0, 180 * MiB, jitter=0.02)
-        if service in s.oom_services:
+            def incident(t: float) -> float:
+                return 180 * MiB
+
+        elif service in s.oom_services:
             # Saw-tooth: fills towards the limit until the kernel kills it, then starts over.
             spacing = tl.incident_seconds / (OOM_RESTARTS + 1)
 
-            def filling(t: float) -> float:
+            def incident(t: float) -> float:
                 since = max([tl.incident_start, *(r for r in restarted if r <= t)])
-                return min(1.0, (t - since) / spacing)
+                return CONTAINER_MEMORY_LIMIT * (0.6 + 0.38 * min(1.0, (t - since) / spacing))
 
-            return level(
-                tl,
-                rng,
-                0,
-                lambda t: CONTAINER_MEMORY_LIMIT * (0.6 + 0.38 * filling(t)),
-                jitter=0.005,
-            )
-        # The JVM's heap and the rest of its memory, plus the container's own overhead.
-        return [h + n + 96 * MiB for h, n in zip(heap_used, nonheap_used, strict=True)]
+        else:
+            return steady
+        rng = self.rng(pod, "memory")
+        return [
+            incident(t) * (1 + rng.gauss(0, 0.005)) if tl.during(t) else m
+            for t, m in zip(tl.times, steady, strict=True)
+        ]
 
     def _collections(
         self,

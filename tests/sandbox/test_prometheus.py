@@ -69,6 +69,7 @@ P95_BY_URI = (
     "histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket{job=%r}[5m]))"
     " by (uri, le))"
 )
+LOWEST_MEMORY = f"min_over_time(container_memory_usage_bytes[{HISTORY_HOURS}h])"
 HEAP_PERCENT = 'jvm_memory_used_bytes{area="heap"} / jvm_memory_max_bytes{area="heap"} * 100'
 
 
@@ -146,6 +147,7 @@ def test_service_down_shows_the_target_down_and_crash_loop(prom):
     restarts = p.by("increase(kube_pod_container_restart_total[1h])", "pod")
     assert {pod for pod, n in restarts.items() if n > 0} == set(initial_pods("booking-service"))
     assert p.one('sum(rate(http_requests_total{job="booking-service"}[5m]))') == 0
+    assert min(p.by(LOWEST_MEMORY, "pod").values()) > 128 * metrics.MiB
     errors = p.by('increase(log_entries_total{level="error"}[10m])', "job")
     assert max(errors, key=errors.get) == "booking-service"
 
@@ -183,6 +185,14 @@ def test_jvm_memory_heap_is_full_and_pods_were_oom_killed(prom):
     assert {pod: restarts[pod] for pod in market} == dict.fromkeys(market, metrics.OOM_RESTARTS)
     memory = p.by('container_memory_usage_bytes{pod=~"market-service.*"}', "pod")
     assert min(memory.values()) > 0.8 * metrics.CONTAINER_MEMORY_LIMIT
+    # A saw-tooth: each pod touched the limit before a kill, and started over after it.
+    peaks = p.by('max_over_time(container_memory_usage_bytes{pod=~"market-service.*"}[1h])', "pod")
+    troughs = p.by(
+        'min_over_time(container_memory_usage_bytes{pod=~"market-service.*"}[30m])', "pod"
+    )
+    assert min(peaks.values()) > 0.95 * metrics.CONTAINER_MEMORY_LIMIT
+    assert max(troughs.values()) < 0.7 * metrics.CONTAINER_MEMORY_LIMIT
+    assert min(p.by(LOWEST_MEMORY, "pod").values()) > 128 * metrics.MiB
     gc = p.by("sum by (job) (rate(jvm_gc_collection_seconds_count[5m]))", "job")
     assert gc["market-service"] > 5 * gc["booking-service"]
 
