@@ -59,7 +59,9 @@ SERVER_ERROR_CODES = {"500": 0.3, "503": 0.3, "504": 0.4}
 POST_URIS = frozenset(
     {"/api/bookings", "/api/market/checkout", "/api/auth/login", "/api/auth/refresh"}
 )
-# Extra log lines per second at a level, for each reason a service logs during the incident.
+# Log lines per second by level when healthy, and the extra lines per second at a level for
+# each reason a service logs during the incident.
+LOG_RATES = {"info": 3.0, "warn": 0.05, "error": 0.004}
 INCIDENT_LOG_RATE = 1.5
 
 # Per garbage collector: collections/s relaxed, extra collections/s at full heap pressure,
@@ -522,7 +524,6 @@ class World:
         past = rng.randint(20, 60)
         deployments = [past + sum(t >= r for r in rollouts) for t in tl.times]
         extra = self._incident_log_levels(service)
-        normal = {"info": 3.0, "warn": 0.05, "error": 0.004}
         log_entries = {
             lvl: accumulate(
                 level(
@@ -533,7 +534,7 @@ class World:
                     jitter=0.1,
                 )
             )
-            for lvl, per_second in normal.items()
+            for lvl, per_second in LOG_RATES.items()
         }
         return Service(name=service, deployments=deployments, log_entries=log_entries)
 
