@@ -100,21 +100,21 @@ def _settings() -> list[str]:
 
 def _cluster_dirs(home: Path, owner: pwd.struct_passwd | None) -> tuple[Path, Path]:
     """The data and socket dirs, owned by the cluster's OS user and reachable by it."""
+    if owner:
+        _check_reachable(home, owner)
     data, sockets = home / "data", home / "run"
     for folder in (data, sockets):
         folder.mkdir(mode=0o700)
         if owner:
             os.chown(folder, owner.pw_uid, owner.pw_gid)
-    if owner:
-        _let_search(home, owner)
     return data, sockets
 
 
-def _let_search(folder: Path, owner: pwd.struct_passwd) -> None:
-    """Make `folder` and its parents searchable by `owner`, which runs the server.
+def _check_reachable(folder: Path, owner: pwd.struct_passwd) -> None:
+    """Refuse a state dir that the server's OS user cannot reach: it opens its files by path.
 
-    A state dir under a private folder (pytest's /tmp/pytest-of-root is 0700) would otherwise
-    keep the server out of its own data dir. Only the search bit is added, never read or write.
+    Its parents are not ours to change: pytest's /tmp/pytest-of-root, for one, is 0700 and
+    pytest resets it at every session start, which would cut a running server off its files.
     """
     groups = os.getgrouplist(owner.pw_name, owner.pw_gid)
     for path in (folder, *folder.parents):
@@ -126,7 +126,11 @@ def _let_search(folder: Path, owner: pwd.struct_passwd) -> None:
         else:
             can_search = info.st_mode & stat.S_IXOTH
         if not can_search:
-            path.chmod(info.st_mode | stat.S_IXOTH)
+            raise SandboxError(
+                f"the {owner.pw_name!r} user cannot reach {folder}: {path} is not searchable"
+                f" by it; choose a state dir it can reach (or chmod o+x {path})",
+                component=COMPONENT,
+            )
 
 
 def _initdb(initdb: str, data: Path, log: Path, owner: pwd.struct_passwd | None) -> None:
