@@ -118,7 +118,8 @@ def container_restarts(rb: Runbook, *, threshold: int = 3, window: str | None = 
         critical=threshold,
         measure=f"container restarts of {service} in the last {window}",
         fmt="{:.0f}",
-    ) or [Finding("container_restarts", "info", f"no restarts of {service} in {window}")]
+        ok=f"no restarts of {service} in {window}",
+    )
     return Step(table=table, findings=findings, note=_promql(restarts))
 
 
@@ -151,13 +152,8 @@ def resource_usage(
         critical=memory_threshold_percent,
         measure=f"memory of {service}'s pods as % of their limit",
         fmt="{:.0f} %",
-    ) or [
-        Finding(
-            "resource_usage",
-            "info",
-            f"{service}: memory below {memory_warning_percent:g} % of the limit on every pod",
-        )
-    ]
+        ok=f"{service}: memory below {memory_warning_percent:g} % of the limit on every pod",
+    )
     figure = plots.timeseries(
         results["history"],
         title=f"{service}: memory as % of the container limit",
@@ -206,7 +202,8 @@ def latency_by_uri(
         critical=slo_seconds,
         measure=f"{label} of {service} (SLO {slo_seconds:g} s)",
         fmt="{:.2f} s",
-    ) or [Finding("latency_by_uri", "info", f"{label} of {service} within the SLO on every uri")]
+        ok=f"{label} of {service} within the SLO on every uri",
+    )
     figure = plots.timeseries(
         results["history"],
         title=f"{service}: {label} by endpoint",
@@ -281,7 +278,8 @@ def database_query_latency(
         measure=label,
         fmt="{:.3f} s",
         hint="find the statement with the database notebook's slow-query check",
-    ) or [Finding("database_query_latency", "info", f"{label} below {warning_seconds:g} s")]
+        ok=f"{label} below {warning_seconds:g} s",
+    )
     figure = plots.timeseries(
         results["history"],
         title=f"PostgreSQL: {label}",
@@ -319,7 +317,8 @@ def _gc_time(rb: Runbook, *, threshold_percent: float = 20.0, warning_percent: f
         measure=f"time {service}'s pods spend in GC",
         fmt="{:.1f} %",
         hint="the heap is too small or leaks: see the jvm_memory notebook",
-    ) or [Finding("gc_time", "info", f"{service} spends under {warning_percent:g} % in GC")]
+        ok=f"{service} spends under {warning_percent:g} % in GC",
+    )
     history = results["history"]
     per_pod = history.groupby(["timestamp", "pod"], as_index=False)["value"].sum()
     figure = plots.timeseries(
@@ -368,7 +367,8 @@ def errors_by_code_and_uri(rb: Runbook, *, threshold: float = 0.05, warning: flo
         critical=threshold,
         measure=f"share of {service}'s requests answered 5xx",
         fmt="{:.1%}",
-    ) or [Finding("errors_by_code_and_uri", "info", f"{service}: 5xx under {warning:.0%}")]
+        ok=f"{service}: 5xx under {warning:.0%}",
+    )
     history = results["history"]
     figure = plots.timeseries(
         history,
@@ -403,7 +403,8 @@ def error_rate_by_service(rb: Runbook, *, threshold: float = 0.05, warning: floa
         critical=threshold,
         measure="share of requests answered 5xx",
         fmt="{:.1%}",
-    ) or [Finding("error_rate_by_service", "info", f"every service under {warning:.0%} 5xx")]
+        ok=f"every service under {warning:.0%} 5xx",
+    )
     return Step(table=table, findings=findings, note=_promql(results["errors"], results["ratio"]))
 
 
@@ -432,13 +433,8 @@ def error_log_rate(
         measure=f"ERROR log lines per minute over the last {window}",
         fmt="{:.1f}",
         hint="read them with the log pattern step",
-    ) or [
-        Finding(
-            "error_log_rate",
-            "info",
-            f"{service}: under {warning_per_minute:g} ERROR lines/min over {window}",
-        )
-    ]
+        ok=f"{service}: under {warning_per_minute:g} ERROR lines/min over {window}",
+    )
     return Step(table=table, findings=findings, note=_promql(lines))
 
 
@@ -466,9 +462,8 @@ def heap_utilisation(
         measure=f"heap used of max on {service}'s pods",
         fmt="{:.0f} %",
         hint="expect OutOfMemoryError and GC thrashing; restart the pods, then resize the heap",
-    ) or [
-        Finding("heap_utilisation", "info", f"{service}: heap under {warning_percent:g} % of max")
-    ]
+        ok=f"{service}: heap under {warning_percent:g} % of max",
+    )
     history = results["history"]
     figure = plots.timeseries(
         history,
@@ -490,7 +485,7 @@ def gc_frequency(
     service = names.service_name(rb.service)
     rate = rb.prometheus.instant("gc_frequency", service=service)
     table = rate.assign(per_minute=rate["value"] * 60).drop(columns="value").round(2)
-    old = table[table["gc"].str.contains(_OLD_GEN, regex=True, na=False)]
+    old = table[table["gc"].astype(str).str.contains(_OLD_GEN, regex=True)]
     findings = _graded(
         "gc_frequency",
         old.set_index("pod")["per_minute"],
@@ -499,13 +494,8 @@ def gc_frequency(
         measure=f"old-generation collections per minute on {service}'s pods",
         fmt="{:.1f}",
         hint="full collections this often mean the heap is nearly full",
-    ) or [
-        Finding(
-            "gc_frequency",
-            "info",
-            f"{service}: under {warning_per_minute:g} old-generation collections/min",
-        )
-    ]
+        ok=f"{service}: under {warning_per_minute:g} old-generation collections/min",
+    )
     return Step(table=table, findings=findings, note=_promql(rate))
 
 
@@ -544,6 +534,7 @@ def system_overview(
             critical=1,
             measure="share of targets down",
             fmt="{:.0%}",
+            ok=None,
         ),
         *_graded(
             "system_overview",
@@ -552,6 +543,7 @@ def system_overview(
             critical=error_threshold,
             measure="share of requests answered 5xx",
             fmt="{:.1%}",
+            ok=None,
         ),
         *_graded(
             "system_overview",
@@ -560,6 +552,7 @@ def system_overview(
             critical=slo_seconds,
             measure=f"p95 latency (SLO {slo_seconds:g} s)",
             fmt="{:.2f} s",
+            ok=None,
         ),
     ] or [Finding("system_overview", "info", f"all {len(table)} services up and within SLO")]
     return Step(
@@ -587,11 +580,17 @@ def _graded(
     critical: float,
     measure: str,
     fmt: str,
+    ok: str | None,
     hint: str = "",
 ) -> list[Finding]:
-    """One finding per severity reached, naming each subject (the index) and its value."""
-    findings = []
+    """One finding per severity reached, naming each subject (the index) and its value.
+
+    Nothing reached: an info finding saying `ok`, or that there was no data to grade.
+    """
     values = values.dropna()
+    if values.empty:
+        return [Finding(check_name, "info", f"no data: Prometheus has no series for {measure}")]
+    findings = []
     for severity, low, high in (
         ("critical", critical, float("inf")),
         ("warning", warning, critical),
@@ -609,6 +608,8 @@ def _graded(
                 {"threshold": low, "values": {str(k): float(v) for k, v in hit.items()}},
             )
         )
+    if not findings and ok:
+        findings.append(Finding(check_name, "info", ok))
     return findings
 
 

@@ -145,6 +145,9 @@ def _tidy(rows: list[dict], labels: tuple[str, ...], *, time_column: bool = Fals
     extra = sorted(set(frame.columns) - set(labels) - {"timestamp", "value"})
     label_columns = [*labels, *extra]
     time = ["timestamp"] if time_column else []
-    frame = frame.reindex(columns=[*time, *label_columns, "value"]).astype({"value": float})
+    # Label columns stay text even without rows, so callers can filter them as strings.
+    frame = frame.reindex(columns=[*time, *label_columns, "value"]).astype(
+        {**dict.fromkeys(label_columns, object), "value": float}
+    )
     order = [*label_columns, *time]
     return frame.sort_values(order, kind="stable").reset_index(drop=True) if order else frame
