@@ -11,7 +11,10 @@ import operator
 from dataclasses import dataclass
 
 from hopngo_ops.errors import GuardRefused
-from hopngo_ops.sandbox.scenarios import LATENCY_SLO_SECONDS
+
+# The p95 SLO (seconds) the latency alerts burn against; the 5xx share the error alerts use.
+LATENCY_SLO_SECONDS = 0.5
+ERROR_RATIO = 0.05
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class AlertCondition:
 
 
 _LATENCY = AlertCondition("p95_latency_by_uri", operator.gt, LATENCY_SLO_SECONDS)
-_ERRORS = AlertCondition("error_ratio_by_uri", operator.gt, 0.05)
+_ERRORS = AlertCondition("error_ratio_by_uri", operator.gt, ERROR_RATIO)
 
 ALERT_CONDITIONS = {
     "ServiceDown": AlertCondition("target_up", operator.eq, 0),
