@@ -21,12 +21,12 @@ from hopngo_ops.sandbox.kubesim.workloads import (
     STS_POD_NAME_LABEL,
     STS_REVISION_LABEL,
     alphabet_hash,
+    comparable_template,
     controller_uid,
     is_ready,
     make_pod,
     owner_reference,
     template_hash,
-    without_hash_label,
 )
 
 # Enough passes for deployment -> replica set -> pods -> statuses to settle.
@@ -77,8 +77,8 @@ def roll_out(store: Store, deployment: dict) -> None:
     """Give the current template a replica set (new revision) and scale the others to 0."""
     meta, spec = deployment["metadata"], deployment["spec"]
     sets = owned(store, r.REPLICASET, deployment)
-    wanted = without_hash_label(spec["template"])
-    current = next((s for s in sets if without_hash_label(s["spec"]["template"]) == wanted), None)
+    wanted = comparable_template(spec["template"])
+    current = next((s for s in sets if comparable_template(s["spec"]["template"]) == wanted), None)
     newest = max((revision(s) for s in sets), default=0)
     if current is None:
         current = _new_replicaset(store, deployment, newest + 1)
@@ -250,8 +250,8 @@ def report_status(store: Store) -> None:
 def _deployment_status(store: Store, deployment: dict) -> dict:
     spec, old = deployment["spec"], deployment.get("status") or {}
     sets = owned(store, r.REPLICASET, deployment)
-    wanted = without_hash_label(spec["template"])
-    current = next((s for s in sets if without_hash_label(s["spec"]["template"]) == wanted), None)
+    wanted = comparable_template(spec["template"])
+    current = next((s for s in sets if comparable_template(s["spec"]["template"]) == wanted), None)
     pods = [p for s in sets for p in owned(store, r.POD, s)]
     updated = [p for p in pods if current and controller_uid(p) == current["metadata"]["uid"]]
     desired = spec.get("replicas", 1)

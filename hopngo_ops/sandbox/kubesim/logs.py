@@ -100,8 +100,10 @@ def log_lines(
     incident = (
         started_at - scenario.incident_minutes_ago * 60 if scenario.incident_minutes_ago else None
     )
-    lines = [(run.start + i, text.format(app=service)) for i, text in enumerate(STARTUP)]
-    body_start = run.start + len(STARTUP)
+    # A run that fails at startup never gets to the "Started" line.
+    startup = STARTUP[:-1] if run.outcome == "Error" else STARTUP
+    lines = [(run.start + i, text.format(app=service)) for i, text in enumerate(startup)]
+    body_start = run.start + len(startup)
     if run.outcome == "Error":
         lines += [(body_start + i, text) for i, text in enumerate(errors)]
         lines += [(run.end - len(CRASH_TAIL) + i, text) for i, text in enumerate(CRASH_TAIL)]

@@ -32,15 +32,30 @@ def number(text: str, modulo: int) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % modulo
 
 
-def without_hash_label(template: dict) -> dict:
+def pruned(value: object) -> object:
+    """`value` without nulls and empty maps or lists, as Go's omitempty encoding leaves it."""
+    if isinstance(value, dict):
+        kept = {k: pruned(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [pruned(v) for v in value]
+    return value
+
+
+def comparable_template(template: dict) -> dict:
+    """A pod template as revisions compare it: no hash label, no empty fields.
+
+    kubectl's `rollout undo` sends a template re-encoded by Go (`creationTimestamp: null`,
+    empty structs), which must still match the replica set it came from.
+    """
     template = copy.deepcopy(template)
     template.get("metadata", {}).get("labels", {}).pop(HASH_LABEL, None)
-    return template
+    return pruned(template)
 
 
 def template_hash(template: dict) -> str:
     """A template's pod-template-hash: stable over its content, 10 name-safe characters."""
-    return alphabet_hash(json.dumps(without_hash_label(template), sort_keys=True), 10)
+    return alphabet_hash(json.dumps(comparable_template(template), sort_keys=True), 10)
 
 
 def node_of(pod_name: str) -> str:
