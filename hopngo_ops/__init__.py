@@ -1,34 +1,36 @@
-"""hopngo-ops: the HopNGo on-call runbook as executable, tested notebooks."""
+"""hopngo-ops: the HopNGo on-call runbook as executable, tested notebooks.
 
-from hopngo_ops.errors import (
-    BackendUnavailable,
-    GuardRefused,
-    HopngoError,
-    InvalidName,
-    MissingBinary,
-    NotFound,
-    SandboxError,
-)
-from hopngo_ops.findings import Finding
-from hopngo_ops.runbook import Runbook, check
-from hopngo_ops.runner import RunResult, run_notebook
-from hopngo_ops.step import Step
+The public API is re-exported here lazily: `import hopngo_ops.sandbox` (the CLI, the sandbox's
+own processes) must not pay for pandas, matplotlib and nbformat.
+"""
+
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BackendUnavailable",
-    "Finding",
-    "GuardRefused",
-    "HopngoError",
-    "InvalidName",
-    "MissingBinary",
-    "NotFound",
-    "RunResult",
-    "Runbook",
-    "SandboxError",
-    "Step",
-    "check",
-    "run_notebook",
-    "__version__",
-]
+_EXPORTS = {
+    "ActionFailed": "hopngo_ops.errors",
+    "BackendUnavailable": "hopngo_ops.errors",
+    "GuardRefused": "hopngo_ops.errors",
+    "HopngoError": "hopngo_ops.errors",
+    "InvalidName": "hopngo_ops.errors",
+    "MissingBinary": "hopngo_ops.errors",
+    "NotFound": "hopngo_ops.errors",
+    "SandboxError": "hopngo_ops.errors",
+    "Finding": "hopngo_ops.findings",
+    "Runbook": "hopngo_ops.runbook",
+    "check": "hopngo_ops.runbook",
+    "RunResult": "hopngo_ops.runner",
+    "run_notebook": "hopngo_ops.runner",
+    "Step": "hopngo_ops.step",
+    "Targets": "hopngo_ops.config",
+    "load_targets": "hopngo_ops.config",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'hopngo_ops' has no attribute {name!r}")
