@@ -12,7 +12,6 @@ import yaml
 from hopngo_ops import sandbox
 from hopngo_ops.errors import HopngoError, NotFound
 from hopngo_ops.notebooks import ParameterError, list_notebooks, parameters_of
-from hopngo_ops.runner import run_notebook
 
 # Exit codes: 1 a run or command failed, 2 bad usage (argparse's too), 3 the sandbox is not up.
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_UP = 1, 2, 3
@@ -56,6 +55,8 @@ def _sandbox_status(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from hopngo_ops.runner import run_notebook  # papermill and nbformat: only when running
+
     parameters = _parameters_file(args.parameters_file) if args.parameters_file else {}
     parameters.update(dict(args.parameter))
     result = run_notebook(
