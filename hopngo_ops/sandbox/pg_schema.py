@@ -103,22 +103,24 @@ TABLES = (
 
 
 def seed(superuser_conninfo: str, passwords: dict[str, str]) -> None:
-    """Create the roles (with `passwords`), the database, its schema and rows, then ANALYZE.
+    """Create the database, its schema and rows, then the roles (with `passwords`).
 
-    `superuser_conninfo` reaches the `postgres` database as a superuser.
+    `superuser_conninfo` reaches the `postgres` database as a superuser. The roles come last,
+    in one transaction with their grants: a service that can log in finds everything in place.
     """
     with psycopg.connect(superuser_conninfo, autocommit=True) as admin:
-        _create_roles(admin, passwords)
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
     with psycopg.connect(superuser_conninfo, dbname=DATABASE, autocommit=True) as db:
+        # Seeding is no service's traffic: keep it out of the statements' ranking.
+        db.execute("SET pg_stat_statements.track = 'none'")
         db.execute("CREATE EXTENSION pg_stat_statements")
         with db.transaction():
             for statement in TABLES:
                 db.execute(statement)
-            _grant(db)
         db.execute("ANALYZE")
-        # Start the statistics clean: only the services' own statements should rank.
-        db.execute("SELECT pg_stat_statements_reset()")
+        with db.transaction():
+            _create_roles(db, passwords)
+            _grant(db)
 
 
 def _create_roles(admin: psycopg.Connection, passwords: dict[str, str]) -> None:

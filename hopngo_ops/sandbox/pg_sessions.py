@@ -13,6 +13,7 @@ import argparse
 import logging
 import signal
 import threading
+import time
 from dataclasses import dataclass
 
 import psycopg
@@ -33,6 +34,7 @@ LONG_QUERY = (
     " GROUP BY b.listing_id"
 )
 IDLE_IN_TRANSACTION_EVERY = 5
+SERVER_TIMEOUT = 60
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,20 @@ def _run_until_ended(conn: psycopg.Connection, name: str, query: str, params: tu
         log.info("%s: finished", name)
 
 
+def _wait_for_roles(conninfo: str) -> None:
+    """The sandbox starts us before its cluster is seeded, so that our start-up overlaps
+    initdb: wait until a service role can log in (the roles are created last, all at once)."""
+    deadline = time.monotonic() + SERVER_TIMEOUT
+    while True:
+        try:
+            psycopg.connect(conninfo, user=DB_ROLES[0], connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -139,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     conninfo = psycopg.conninfo.make_conninfo(
         host=args.host, port=args.port, dbname=DATABASE, passfile=args.passfile
     )
+    _wait_for_roles(conninfo)
     sessions = HeldSessions(conninfo)
     try:
         sessions.open(SessionPlan.of(get_scenario(args.scenario)))

@@ -21,7 +21,7 @@ from hopngo_ops.sandbox.context import SandboxContext
 from hopngo_ops.sandbox.drivers import start_driver
 from hopngo_ops.sandbox.pg_sessions import SessionPlan
 from hopngo_ops.sandbox.procs import Proc, free_port, require_binary, spawn, wait_until
-from hopngo_ops.sandbox.scenarios import DATABASE, DB_ROLES, MAX_CONNECTIONS
+from hopngo_ops.sandbox.scenarios import DATABASE, DB_ROLES, MAX_CONNECTIONS, Scenario
 from hopngo_ops.sandbox.secret_files import new_password, write_secret
 
 COMPONENT = "postgres"
@@ -42,9 +42,17 @@ def start(ctx: SandboxContext) -> dict:
     home = ctx.dir("postgres")
     owner = pwd.getpwnam(OS_USER) if os.geteuid() == 0 else None
     data, sockets = _cluster_dirs(home, owner)
+    port = free_port()
+    passwords = {role: new_password() for role in (*DB_ROLES, pg_schema.TOOL_ROLE)}
+    tool_passfile = write_secret(
+        ctx, "postgres-hopngo_ops.pgpass", _pgpass(port, {pg_schema.TOOL_ROLE: passwords})
+    )
+    services_passfile = write_secret(
+        ctx, "postgres-services.pgpass", _pgpass(port, {r: passwords for r in DB_ROLES})
+    )
+    sessions = _start_sessions_driver(ctx, port, services_passfile, home / "sessions.log")
     _initdb(initdb, data, home / "initdb.log", owner)
 
-    port = free_port()
     log = home / "postgres.log"
     pid = spawn(
         _as_owner([postgres, "-D", str(data), "-p", str(port), "-k", str(sockets)], owner)
@@ -65,16 +73,13 @@ def start(ctx: SandboxContext) -> dict:
         log=log,
         pid=pid,
     )
-
-    passwords = {role: new_password() for role in (*DB_ROLES, pg_schema.TOOL_ROLE)}
     pg_schema.seed(superuser, passwords)
-    tool_passfile = write_secret(
-        ctx, "postgres-hopngo_ops.pgpass", _pgpass(port, {pg_schema.TOOL_ROLE: passwords})
+    services = psycopg.conninfo.make_conninfo(
+        host=HOST, port=port, dbname=DATABASE, passfile=str(services_passfile)
     )
-    services_passfile = write_secret(
-        ctx, "postgres-services.pgpass", _pgpass(port, {r: passwords for r in DB_ROLES})
-    )
-    _start_sessions(ctx, port, services_passfile, superuser)
+    pg_traffic.run(services, ctx.scenario)
+    if sessions:
+        _wait_for_sessions(superuser, ctx.scenario, *sessions)
 
     return {
         "postgres_dsn": f"host={HOST} port={port} dbname={DATABASE} user={pg_schema.TOOL_ROLE}",
@@ -203,37 +208,33 @@ def _escape(field: str) -> str:
     return field.replace("\\", "\\\\").replace(":", "\\:")
 
 
-def _start_sessions(ctx: SandboxContext, port: int, passfile: Path, superuser: str) -> None:
-    """Run the services' statements, start the driver that holds the scenario's sessions."""
-    plan = SessionPlan.of(ctx.scenario)
-    pid = None
-    log = ctx.state_dir / "postgres" / "sessions.log"
-    if not plan.empty:
-        # Started first: its interpreter boots while the statements below run.
-        pid = start_driver(
-            ctx,
-            "postgres-sessions",
-            "hopngo_ops.sandbox.pg_sessions",
-            ["--host", HOST, "--port", str(port), "--passfile", str(passfile)]
-            + ["--scenario", ctx.scenario.name],
-            log,
+def _start_sessions_driver(
+    ctx: SandboxContext, port: int, passfile: Path, log: Path
+) -> tuple[int, Path] | None:
+    """Start the driver holding the scenario's sessions, if it has any: (pid, log).
+
+    Started before initdb: its interpreter boots while the cluster is made; it waits for the
+    services' roles to exist."""
+    if SessionPlan.of(ctx.scenario).empty:
+        return None
+    args = ["--host", HOST, "--port", str(port), "--passfile", str(passfile)]
+    args += ["--scenario", ctx.scenario.name]
+    return start_driver(ctx, "postgres-sessions", "hopngo_ops.sandbox.pg_sessions", args, log), log
+
+
+def _wait_for_sessions(superuser: str, scenario: Scenario, pid: int, log: Path) -> None:
+    plan = SessionPlan.of(scenario)
+    with psycopg.connect(superuser, dbname=DATABASE, autocommit=True) as admin:
+        # Our polling is no service's traffic: keep it out of the statements' ranking.
+        admin.execute("SET pg_stat_statements.track = 'none'")
+        wait_until(
+            lambda: _sessions_in_place(admin, plan),
+            component=COMPONENT,
+            what="holding the scenario's sessions",
+            timeout=SESSIONS_TIMEOUT,
+            log=log,
+            pid=pid,
         )
-    services = psycopg.conninfo.make_conninfo(
-        host=HOST, port=port, dbname=DATABASE, passfile=str(passfile)
-    )
-    pg_traffic.run(services, ctx.scenario)
-    if pid is not None:
-        with psycopg.connect(superuser, dbname=DATABASE, autocommit=True) as admin:
-            # Our polling is no service's traffic: keep it out of the statements' ranking.
-            admin.execute("SET pg_stat_statements.track = 'none'")
-            wait_until(
-                lambda: _sessions_in_place(admin, plan),
-                component=COMPONENT,
-                what="holding the scenario's sessions",
-                timeout=SESSIONS_TIMEOUT,
-                log=log,
-                pid=pid,
-            )
 
 
 def _sessions_in_place(admin: psycopg.Connection, plan: SessionPlan) -> bool:
