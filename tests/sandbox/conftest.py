@@ -18,21 +18,21 @@ from hopngo_ops.sandbox.scenarios import get_scenario
 def kubesim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], dict]]:
     """`kubesim(key)` -> the targets of a simulator; `key` is "<scenario>" or "<scenario>/<tag>"
     (a tag gives a separate simulator, e.g. one that tests may change)."""
-    started: dict[str, tuple[dict, SandboxContext]] = {}
+    started: dict[str, dict] = {}
+    # Every context, a failed start's too: its tracked pids are stopped below.
+    contexts: list[SandboxContext] = []
 
     def get(key: str) -> dict:
         if key not in started:
             scenario = get_scenario(key.split("/")[0])
             state = tmp_path_factory.mktemp(key.replace("/", "-"))
             ctx = SandboxContext(state, scenario, time.time())
-            # Tracked before start() returns, so a failed start is still stopped below.
-            started[key] = ({}, ctx)
+            contexts.append(ctx)
             info = kubernetes.start(ctx)
-            info["home"] = str(ctx.dir("home"))
-            started[key] = (info, ctx)
-        return started[key][0]
+            started[key] = {**info, "home": str(ctx.dir("home"))}
+        return started[key]
 
     yield get
-    for _, ctx in started.values():
+    for ctx in contexts:
         for proc in reversed(ctx.procs):
             stop_pid(proc.pid, proc.stop_signal)
