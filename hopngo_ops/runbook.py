@@ -107,6 +107,13 @@ class Runbook:
 
         return Kube.from_targets(self.targets, namespace=self.namespace)
 
+    @cached_property
+    def postgres(self):
+        """The notebook's one PostgreSQL session: the "own backend" terminations never touch."""
+        from hopngo_ops.postgres import Postgres
+
+        return Postgres.from_targets(self.targets)
+
     @property
     def findings(self) -> list[Finding]:
         return [f for step in self.steps for f in step.findings]
