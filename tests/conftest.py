@@ -8,6 +8,8 @@ sandbox starts once per session; the previous one stops before the next starts.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -56,10 +58,15 @@ class SandboxPool:
 
 
 @pytest.fixture(scope="session")
-def sandbox_pool(tmp_path_factory: pytest.TempPathFactory):
-    pool = SandboxPool(tmp_path_factory.mktemp("sandboxes"))
+def sandbox_pool():
+    # Not pytest's tmp dir: its root is 0700, and PostgreSQL runs as the `postgres` user, who
+    # must be able to reach its data dir.
+    root = Path(tempfile.mkdtemp(prefix="hopngo-sandboxes-"))
+    root.chmod(0o711)
+    pool = SandboxPool(root)
     yield pool
     pool.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
