@@ -59,11 +59,8 @@ def spawn(
     log: Path,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
-    user: str | None = None,
 ) -> int:
     """Start `argv` detached from us (own session), output appended to `log`; return its pid."""
-    if user and os.geteuid() == 0:
-        argv = ["runuser", "-u", user, "--", *argv]
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
