@@ -16,9 +16,9 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from hopngo_ops.sandbox.scenarios import (
-    NAMESPACE as NS,
-)
+from hopngo_ops.sandbox.kubesim import rbac
+from hopngo_ops.sandbox.kubesim.status import ApiError
+from hopngo_ops.sandbox.scenarios import NAMESPACE as NS
 from hopngo_ops.sandbox.scenarios import (
     OOM_ERROR,
     POOL_EXHAUSTED,
@@ -438,3 +438,55 @@ def test_kubectl_restart_scale_undo_delete(kubesim):
     kubectl(info, "delete", "pod", "-l", "app=gateway")
     new = {p.metadata.name for p in wait_for(lambda: pods_of(info, "gateway"))}
     assert new and not new & old
+
+
+# The rule evaluator and the Role loader, without a server.
+
+ROLES = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: hopngo-ops-readonly, namespace: hopngo}
+rules:
+- apiGroups: [""]
+  resources: [pods, pods/log]
+  verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: restarter, namespace: hopngo}
+rules:
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [patch]
+  resourceNames: [gateway]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: remediation, namespace: hopngo}
+subjects: [{kind: User, name: remediation}]
+roleRef: {kind: Role, name: restarter, apiGroup: rbac.authorization.k8s.io}
+"""
+
+
+def test_rbac_rules_from_role_documents(tmp_path):
+    (tmp_path / "roles.yaml").write_text(ROLES)
+    authorizer = rbac.Authorizer({}, rbac.load_rules(tmp_path))
+
+    def allowed(user: str, verb: str, group: str, resource: str, sub: str = "", name: str = ""):
+        try:
+            authorizer.authorize(rbac.Attributes(user, verb, group, resource, sub, name, NS))
+        except ApiError as e:
+            assert e.code == 403
+            return False
+        return True
+
+    assert allowed("readonly", "get", "", "pods", "log", "p")
+    assert not allowed("readonly", "list", "apps", "deployments")
+    assert allowed("remediation", "patch", "apps", "deployments", name="gateway")
+    assert not allowed("remediation", "patch", "apps", "deployments", name="booking-service")
+    assert allowed("admin", "delete", "", "secrets", name="jwt-secret")
+    # Without a folder: the built-in defaults, where readonly reads everything but secrets.
+    defaults = rbac.Authorizer({}, rbac.load_rules(tmp_path / "missing"))
+    defaults.authorize(rbac.Attributes("readonly", "list", "apps", "statefulsets", namespace=NS))
+    with pytest.raises(ApiError, match='cannot list resource "secrets"'):
+        defaults.authorize(rbac.Attributes("readonly", "list", "", "secrets", namespace=NS))
