@@ -70,7 +70,7 @@ def test_jvm_memory_oom_killed_and_heap_errors(sandbox):
     oom = [f for f in checks.pod_status(rb).findings if "OOMKilled" in f.message]
     assert oom and oom[0].severity == "critical"
     heap = checks.log_patterns(rb, pattern_set="heap")
-    assert any(OOM_ERROR in f.evidence["samples"] for f in heap.findings)
+    assert any(OOM_ERROR in s for f in heap.findings for s in f.evidence["samples"])
     assert "critical" in severities(heap)
     assert any(
         "memory limit" in f.message for f in checks.top_pods(rb, service="market-service").findings

@@ -229,7 +229,9 @@ def test_pool_exhausted_is_counted_with_samples(kube):
     matches = kube.log_matches("booking-service", "pool_exhausted", since="10m")
     row = matches.iloc[0]
     assert row["count"] >= len(kube.pods("booking-service"))
-    assert row["samples"] == [POOL_EXHAUSTED]
+    # One sample: every match says the same after the application's own timestamp.
+    [sample] = row["samples"]
+    assert sample.endswith(POOL_EXHAUSTED)
     assert row["severity"] == "critical"
 
 
@@ -267,7 +269,7 @@ def test_oom_killed_pods_and_their_description(kube):
 def test_heap_pattern_finds_out_of_memory(kube):
     matches = kube.log_matches("market-service", "heap", since="10m").set_index("match")
     assert matches.loc["outofmemory", "count"] > 0
-    assert OOM_ERROR in matches.loc["outofmemory", "samples"]
+    assert any(s.endswith(OOM_ERROR) for s in matches.loc["outofmemory", "samples"])
 
 
 # --- high_error_rate ---------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
@@ -17,6 +18,8 @@ from hopngo_ops.kube.selectors import selector_string
 LOG_COLUMNS = ["time", "pod", "container", "line"]
 MATCH_COLUMNS = ["match", "severity", "count", "pods", "first_seen", "last_seen", "samples"]
 SAMPLES_PER_MATCH = 3
+# Most applications start a line with their own timestamp: samples differ by what follows.
+_LEADING_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\S+\s+")
 # Pods' logs are read side by side: a deployment's pods answer in the time of one.
 _PARALLEL_READS = 8
 
@@ -78,7 +81,7 @@ class LogReads(PodReads):
                     "pods": sorted(matched["pod"].unique()),
                     "first_seen": matched["time"].min() if len(matched) else None,
                     "last_seen": matched["time"].max() if len(matched) else None,
-                    "samples": list(matched["line"].drop_duplicates().head(SAMPLES_PER_MATCH)),
+                    "samples": _samples(matched["line"]),
                 }
             )
         table = pd.DataFrame(rows, columns=MATCH_COLUMNS)
@@ -105,6 +108,12 @@ class LogReads(PodReads):
         except RequestRefused as refused:
             return [], refused.reason
         return [_log_row(pod, container, line) for line in text.splitlines() if line], None
+
+
+def _samples(lines: pd.Series) -> list[str]:
+    """A few matched lines, verbatim, that say different things."""
+    distinct = lines[~lines.str.replace(_LEADING_TIME, "", regex=True).duplicated()]
+    return list(distinct.head(SAMPLES_PER_MATCH))
 
 
 def _log_row(pod: str, container: str, line: str) -> dict:
