@@ -19,6 +19,7 @@ from hopngo_ops.sandbox.kubesim.workloads import (
     HASH_LABEL,
     NODES,
     REVISION_ANNOTATION,
+    START_DELAY,
     STS_POD_NAME_LABEL,
     STS_REVISION_LABEL,
     ContainerHistory,
@@ -315,7 +316,7 @@ def _history(
             last_finished=kills[-1],
             running_since=kills[-1] + 10,
         )
-    return ContainerHistory(running_since=created + 4)
+    return ContainerHistory(running_since=created + START_DELAY)
 
 
 def _pod_events(

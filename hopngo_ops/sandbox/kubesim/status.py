@@ -109,13 +109,3 @@ def unsupported_media_type(content_type: str) -> ApiError:
 
 def gone(message: str) -> ApiError:
     return ApiError(410, "Expired", message)
-
-
-def success(rtype: ResourceType, name: str) -> dict:
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Success",
-        "details": _details(rtype, name),
-    }
