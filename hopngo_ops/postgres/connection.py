@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pandas as pd
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from hopngo_ops.errors import BackendUnavailable
@@ -42,6 +43,11 @@ class Postgres:
 
     def __repr__(self) -> str:
         return f"Postgres({self.target!r})"
+
+    @property
+    def database(self) -> str:
+        """The database the profile names (read from its DSN, without connecting)."""
+        return conninfo_to_dict(self.target).get("dbname", "")
 
     @property
     def connection(self) -> psycopg.Connection:

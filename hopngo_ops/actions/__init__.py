@@ -1,0 +1,17 @@
+"""Guarded remediation actions: plan, guard, preview, apply when asked, verify, audit.
+
+Notebook-facing functions take the notebook's Runbook, build their action and return
+`perform(rb, action)`: a preview, unless the run names the action in its `apply` parameter.
+"""
+
+from hopngo_ops.actions.postgres import (
+    terminate_blocker,
+    terminate_idle_connections,
+    terminate_long_queries,
+)
+
+__all__ = [
+    "terminate_blocker",
+    "terminate_idle_connections",
+    "terminate_long_queries",
+]
