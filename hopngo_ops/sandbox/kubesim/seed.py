@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import uuid
 
 from hopngo_ops.sandbox import scenarios
 from hopngo_ops.sandbox.kubesim import resources as r
@@ -174,6 +175,10 @@ def _node(name: str, index: int, created: float) -> dict:
                 {"type": "Hostname", "address": name},
             ],
             "nodeInfo": {
+                # Required by the official client's models: a kubelet always reports them.
+                "machineID": hashlib.md5(f"machine/{name}".encode()).hexdigest(),
+                "systemUUID": str(uuid.UUID(hashlib.md5(f"system/{name}".encode()).hexdigest())),
+                "bootID": str(uuid.UUID(hashlib.md5(f"boot/{name}".encode()).hexdigest())),
                 "kubeletVersion": "v1.30.4",
                 "kubeProxyVersion": "v1.30.4",
                 "osImage": "Ubuntu 22.04.4 LTS",
