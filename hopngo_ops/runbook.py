@@ -18,7 +18,7 @@ import pandas as pd
 
 from hopngo_ops import names
 from hopngo_ops.actions.guards import Guardrails
-from hopngo_ops.config import Targets, load_targets
+from hopngo_ops.config import ProfileError, Targets, load_targets
 from hopngo_ops.errors import BackendUnavailable
 from hopngo_ops.findings import SEVERITIES, Finding, worst_severity
 from hopngo_ops.step import Step
@@ -146,7 +146,7 @@ def check(title: str) -> Callable:
         def run(rb: Runbook, **options) -> Step:
             try:
                 step = fn(rb, **options)
-            except BackendUnavailable as err:
+            except (BackendUnavailable, ProfileError) as err:
                 step = Step(error=f"{err}. Check the profile's targets and that it runs.")
             step.title = title
             rb.steps.append(step)
