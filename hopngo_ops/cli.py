@@ -12,6 +12,7 @@ import yaml
 from hopngo_ops import sandbox
 from hopngo_ops.errors import HopngoError, NotFound
 from hopngo_ops.notebooks import ParameterError, list_notebooks, parameters_of
+from hopngo_ops.record.commands import add_incidents_command
 
 # Exit codes: 1 a run or command failed, 2 bad usage (argparse's too), 3 the sandbox is not up.
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_UP = 1, 2, 3
@@ -130,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     notebooks_cmd = commands.add_parser("notebooks", help="list notebooks and their parameters")
     notebooks_cmd.set_defaults(func=_notebooks)
+
+    add_incidents_command(commands)
     return parser
 
 

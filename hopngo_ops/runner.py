@@ -2,12 +2,16 @@
 
 Whatever happens (bad parameters, a failing cell, a dead kernel), the run leaves a record:
 the executed (or partly executed, or unexecuted) notebook, its `hopngo` metadata saying what
-the run found and how it ended.
+the run found and how it ended, its HTML rendering, and the incident's rewritten manifest.
+papermill executes into a private scratch folder; only the redacted notebook reaches the
+records, so no secret is ever on disk there, not even while a run is going.
 """
 
 from __future__ import annotations
 
+import ast
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,9 +20,15 @@ from pathlib import Path
 
 import nbformat
 
+from hopngo_ops.actions.timeline import rewrite_events
 from hopngo_ops.errors import HopngoError
-from hopngo_ops.notebooks import coerce_parameters, notebook_path, notebooks_dir
+from hopngo_ops.notebooks import coerce_parameters, notebook_path, notebooks_dir, parameters_of
 from hopngo_ops.record import allocate_incident, claim_record_path, incident_dir, records_root
+from hopngo_ops.record.files import folder_lock, write_atomically
+from hopngo_ops.record.manifest import build_manifest, runbook_commit, write_manifest
+from hopngo_ops.record.redact import Redactor
+from hopngo_ops.record.render import notebook_html
+from hopngo_ops.record.secret_values import RECORD_PROFILE_ENV, run_redactor
 from hopngo_ops.runbook import HEADLESS_ENV, RECORD_MIMETYPE
 
 
@@ -35,6 +45,19 @@ class RunResult:
         return self.error is None
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What the record of one run needs to know besides the executed notebook."""
+
+    name: str
+    incident_id: str
+    folder: Path
+    output: Path
+    profile: str | None
+    redactor: Redactor
+    started_at: str
+
+
 def run_notebook(
     name: str,
     parameters: dict[str, object] | None = None,
@@ -49,20 +72,39 @@ def run_notebook(
     if profile is not None:
         given["profile"] = profile
     root = output_root or records_root()
-    incident_id = incident_id or given.get("incident_id") or allocate_incident(root)
+    incident_id = str(incident_id or given.get("incident_id") or allocate_incident(root))
     given["incident_id"] = incident_id
-    output = claim_record_path(incident_dir(root, str(incident_id)), name)
-    started = _now()
-    error = None
-    try:
-        typed = coerce_parameters(name, given)
-        # The kernel inherits these: it runs headless and audits into this records root.
-        with _environment({HEADLESS_ENV: "1", "HOPNGO_INCIDENTS_DIR": str(root)}):
-            error = _execute(source, output, typed)
-    except HopngoError as err:
-        typed, error = given, str(err)
-    status = _finish_record(source, output, name, typed, str(incident_id), error, started)
-    return RunResult(name, str(incident_id), output, status, error)
+    folder = incident_dir(root, incident_id)
+    output = claim_record_path(folder, name)
+    run_profile = _profile_of(name, given)
+    run = _Run(
+        name, incident_id, folder, output, run_profile, run_redactor(run_profile, given), _now()
+    )
+    with tempfile.TemporaryDirectory(prefix="hopngo-run-") as scratch:
+        executed = Path(scratch) / output.name
+        try:
+            typed = coerce_parameters(name, given)
+            # The kernel inherits these: it runs headless, audits into this records root and
+            # redacts its timeline events with this profile's secrets.
+            kernel_env = {HEADLESS_ENV: "1", "HOPNGO_INCIDENTS_DIR": str(root)}
+            if run_profile:
+                kernel_env[RECORD_PROFILE_ENV] = run_profile
+            with _environment(kernel_env):
+                error = _execute(source, executed, typed)
+        except HopngoError as err:
+            typed, error = given, str(err)
+        # A run stopped before papermill wrote anything still gets a record: the source.
+        nb = nbformat.read(executed if executed.exists() else source, as_version=4)
+    status, error = _finish_record(run, nb, typed, error)
+    return RunResult(name, incident_id, output, status, error)
+
+
+def _profile_of(name: str, given: dict) -> str | None:
+    """The profile the run uses: the one given, else the notebook's declared default."""
+    if "profile" in given:
+        return str(given["profile"])
+    declared = parameters_of(name).get("profile")
+    return ast.literal_eval(declared.default) if declared else None
 
 
 def _execute(source: Path, output: Path, parameters: dict) -> str | None:
@@ -81,42 +123,60 @@ def _execute(source: Path, output: Path, parameters: dict) -> str | None:
     except papermill.PapermillExecutionError as err:
         return f"cell {err.exec_count} raised {err.ename}: {err.evalue}"
     except DeadKernelError as err:
-        return f"the kernel died: {err}"
+        return f"the kernel died{_dying_cell(output)} (killed, or out of memory): {err}"
     except CellTimeoutError as err:
         return f"a cell timed out: {err}"
     return None
 
 
-def _finish_record(
-    source: Path,
-    output: Path,
-    name: str,
-    parameters: dict,
-    incident_id: str,
-    error: str | None,
-    started: str,
-) -> str:
-    """Write the `hopngo` metadata into the record; return the run's status."""
-    # A run stopped before papermill wrote anything still gets a record: the source notebook.
-    nb = nbformat.read(output if output.stat().st_size else source, as_version=4)
+def _dying_cell(output: Path) -> str:
+    """` in cell N`: the code cell papermill started but never saw finish, when it saved one."""
+    if not output.exists():
+        return ""
+    cells = nbformat.read(output, as_version=4).cells
+    started = [
+        i
+        for i, cell in enumerate(cells)
+        if cell.cell_type == "code" and cell.metadata.get("papermill", {}).get("start_time")
+    ]
+    unfinished = [i for i in started if cells[i].execution_count is None]
+    return f" in cell {unfinished[0]}" if unfinished else ""
+
+
+def _finish_record(run: _Run, nb, parameters: dict, error: str | None) -> tuple[str, str | None]:
+    """Write the redacted record, its HTML and the incident's manifest; return status, error."""
+    from hopngo_ops import __version__  # the package imports this module first
+
     found = _summary_record(nb)
     status = "failed" if error or not found else found["status"]
     if not found and not error:
         error = "the notebook ended without its summary: no findings were recorded"
+    commit = runbook_commit(notebooks_dir())
     nb.metadata["hopngo"] = {
-        "notebook": name,
-        "incident_id": incident_id,
+        "notebook": run.name,
+        "incident_id": run.incident_id,
+        "profile": run.profile,
         "parameters": parameters,
         "status": status,
         "error": error,
         "findings": found.get("findings", []) if found else [],
         "worst_severity": found.get("worst_severity") if found else None,
         "actions": found.get("actions", []) if found else [],
-        "started_at": started,
+        "started_at": run.started_at,
         "finished_at": _now(),
+        "hopngo_ops_version": __version__,
+        "runbook_commit": commit,
     }
-    nbformat.write(nb, output)
-    return status
+    record = run.redactor.notebook(nb)
+    page = run.redactor.text(notebook_html(record))
+    with folder_lock(run.folder):
+        write_atomically(run.output, nbformat.writes(record))
+        write_atomically(run.output.with_suffix(".html"), page)
+        # The kernel redacted its events already; this catches any its profile did not know.
+        rewrite_events(run.folder, run.redactor.data)
+        manifest = build_manifest(run.folder, run.incident_id, version=__version__, commit=commit)
+        write_manifest(run.folder, manifest, run.redactor)
+    return status, record.metadata["hopngo"]["error"]
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hopngo_ops.errors import HopngoError
+from hopngo_ops.errors import HopngoError, NotFound
 
 INCIDENT_ID = re.compile(r"INC-(\d{4})-(\d{2})(\d{2})-(\d{3})")
 
@@ -21,8 +21,23 @@ class RecordError(HopngoError):
 
 
 def records_root() -> Path:
-    default = Path(__file__).resolve().parents[1] / "incidents"
+    default = Path(__file__).resolve().parents[2] / "incidents"
     return Path(os.environ.get("HOPNGO_INCIDENTS_DIR", default))
+
+
+def list_incidents(root: Path) -> list[str]:
+    """Every incident id under `root`, oldest first."""
+    return sorted(
+        p.name for p in root.glob("[0-9]*/[0-9]*/[0-9]*/INC-*") if INCIDENT_ID.fullmatch(p.name)
+    )
+
+
+def existing_incident_dir(root: Path, incident_id: str) -> Path:
+    """The folder of an incident that has records; NotFound otherwise."""
+    folder = incident_dir(root, incident_id)
+    if not folder.is_dir():
+        raise NotFound(f"no incident {incident_id} under {root}")
+    return folder
 
 
 def incident_dir(root: Path, incident_id: str) -> Path:
