@@ -130,7 +130,7 @@ def _execute(source: Path, output: Path, parameters: dict) -> str | None:
 
 
 def _dying_cell(output: Path) -> str:
-    """` in cell N`: the code cell papermill started but never saw finish, when it saved one."""
+    """` in cell N (its first line)`: the cell papermill started but never saw finish."""
     if not output.exists():
         return ""
     cells = nbformat.read(output, as_version=4).cells
@@ -140,7 +140,10 @@ def _dying_cell(output: Path) -> str:
         if cell.cell_type == "code" and cell.metadata.get("papermill", {}).get("start_time")
     ]
     unfinished = [i for i in started if cells[i].execution_count is None]
-    return f" in cell {unfinished[0]}" if unfinished else ""
+    if not unfinished:
+        return ""
+    first_line = cells[unfinished[0]].source.strip().splitlines()[0]
+    return f" in cell {unfinished[0]} ({first_line!r})"
 
 
 def _finish_record(run: _Run, nb, parameters: dict, error: str | None) -> tuple[str, str | None]:
