@@ -114,6 +114,12 @@ class Runbook:
 
         return Postgres.from_targets(self.targets)
 
+    @cached_property
+    def rabbitmq(self):
+        from hopngo_ops.rabbitmq import RabbitMQ
+
+        return RabbitMQ(self.targets)
+
     @property
     def findings(self) -> list[Finding]:
         return [f for step in self.steps for f in step.findings]
