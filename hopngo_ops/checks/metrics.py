@@ -321,13 +321,14 @@ def _gc_time(rb: Runbook, *, threshold_percent: float = 20.0, warning_percent: f
     )
     history = results["history"]
     per_pod = history.groupby(["timestamp", "pod"], as_index=False)["value"].sum()
+    per_pod["value"] *= 100
     figure = plots.timeseries(
-        per_pod.assign(value=per_pod["value"] * 100),
+        per_pod,
         title=f"{service}: time in GC per pod",
         ylabel="% of time",
         series=["pod"],
         threshold=threshold_percent,
-        shade=_over(per_pod.assign(value=per_pod["value"] * 100), threshold_percent),
+        shade=_over(per_pod, threshold_percent),
         shade_label="over threshold",
     )
     return Step(table=table, findings=findings, figure=figure, note=_promql(now))
