@@ -9,8 +9,11 @@ from hopngo_ops.actions.postgres import (
     terminate_idle_connections,
     terminate_long_queries,
 )
+from hopngo_ops.actions.rabbitmq import move_to_dead_letter, purge_queue
 
 __all__ = [
+    "move_to_dead_letter",
+    "purge_queue",
     "terminate_blocker",
     "terminate_idle_connections",
     "terminate_long_queries",
