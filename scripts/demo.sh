@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
 # The demo: a sandbox with booking-service down, the service_down runbook run against it
-# headlessly, the record's path printed, the sandbox stopped again.
+# headlessly, its findings and the record's path printed, the sandbox stopped again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HOPNGO_SANDBOX_DIR="$PWD/.sandbox-demo"
 cli=.venv/bin/hopngo-ops
 trap '$cli sandbox down' EXIT
 $cli sandbox up --scenario service_down
-record=$($cli run service_down -p service booking-service --profile sandbox | tail -n 1)
+output=$($cli run service_down -p service booking-service --profile sandbox)
+echo "$output"
+record=$(tail -n 1 <<<"$output")
+echo
+echo "What the runbook found (from the record's metadata):"
+.venv/bin/python - "$record" <<'PY'
+import sys
+
+import nbformat
+
+meta = nbformat.read(sys.argv[1], as_version=4).metadata["hopngo"]
+print(f"  status {meta['status']}, worst finding {meta['worst_severity']}")
+for finding in meta["findings"]:
+    print(f"  [{finding['severity']:>8}] {finding['check']}: {finding['message'][:110]}")
+PY
 echo
 echo "demo: the executed runbook (incident evidence) is $record"
+echo "demo: open it in JupyterLab with: .venv/bin/jupyter lab $record"
