@@ -22,7 +22,9 @@ from hopngo_ops.actions.postgres import (
 )
 from hopngo_ops.actions.timeline import read_events
 from hopngo_ops.checks import database
+from hopngo_ops.config import Targets
 from hopngo_ops.postgres import APPLICATION_NAME, lock_tree, time_columns
+from hopngo_ops.prometheus import Prometheus
 from hopngo_ops.runner import run_notebook
 from hopngo_ops.sandbox.pg_sessions import BLOCKER_ROLE, LONG_QUERY, WAITER_ROLE
 from hopngo_ops.sandbox.pg_traffic import service_of
@@ -76,6 +78,15 @@ def test_statement_time_columns_follow_the_server_version():
 def test_nonsense_thresholds_are_refused_before_any_sql(minutes):
     with pytest.raises(ValueError):
         TerminateLongQueries(pg=None, minutes=minutes)
+
+
+def test_unreachable_postgres_degrades_the_step_and_names_the_target():
+    # Port 1 on the loopback: refused at once, nothing listens there.
+    dsn = "host=127.0.0.1 port=1 dbname=hopngo user=hopngo_ops"
+    rb = Runbook(notebook="database_issues", targets=Targets(profile="offline", postgres_dsn=dsn))
+    step = database.lock_waits(rb)
+    assert step.error and "postgresql" in step.error and dsn in step.error
+    assert rb.status == "degraded"
 
 
 # --- healthy ---------------------------------------------------------------------------------
@@ -144,6 +155,15 @@ def test_connection_usage_reads_both_sources(rb):
     direct = step.table.set_index("source").loc["pg_stat_database (now)"]
     assert direct["max_connections"] == 50
     assert direct["connections"] >= 34
+
+
+@pytest.mark.scenario("database_issues")
+def test_connection_usage_without_prometheus_still_reads_the_server(rb):
+    rb.__dict__["prometheus"] = Prometheus("http://127.0.0.1:1", timeout=2)
+    step = database.connection_usage(rb)
+    assert step.error is None
+    assert step.table["source"].tolist() == ["pg_stat_database (now)"]
+    assert "Prometheus not read" in step.note
 
 
 @pytest.mark.scenario("database_issues")

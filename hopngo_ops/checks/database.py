@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hopngo_ops import postgres
+from hopngo_ops.config import ProfileError
 from hopngo_ops.errors import BackendUnavailable, NotFound
 from hopngo_ops.findings import Finding
 from hopngo_ops.postgres.sessions import IDLE_IN_TRANSACTION_STATES, IDLE_STATES
@@ -40,7 +41,7 @@ def connection_usage(
     note = f"{direct['reserved_for_superusers']} of max_connections are reserved for superusers."
     try:
         scraped = rb.prometheus.instant("pg_connection_usage")
-    except BackendUnavailable as err:
+    except (BackendUnavailable, ProfileError) as err:
         # The server's own count still answers the question: show it, say what is missing.
         note += f" Prometheus not read: {err}."
     else:
