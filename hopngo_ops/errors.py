@@ -29,6 +29,11 @@ class GuardRefused(HopngoError):
     """A guardrail refused an action; nothing was changed."""
 
 
+class PermissionDenied(GuardRefused):
+    """The backend's access control refused an action (HTTP 403): the credentials lack the
+    permission. Nothing was changed, so it is reported as a refusal, like a guardrail's."""
+
+
 class SandboxError(HopngoError):
     """The sandbox could not be started, stopped or read."""
 

@@ -21,6 +21,8 @@ BACKEND = "kubernetes"
 REQUEST_TIMEOUT = (3.0, 20.0)
 # One retry rides over a dropped keep-alive connection; more only delays "unavailable".
 RETRIES = 1
+# Answers that refuse a request the API understood: forbidden, conflict, invalid.
+REFUSALS = (403, 409, 422)
 
 T = TypeVar("T")
 
@@ -29,11 +31,24 @@ class RequestRefused(BackendUnavailable):
     """The API answered 400: the object cannot serve this read now (a container not started)."""
 
 
+class ApiRefused(BackendUnavailable):
+    """The API answered 403 (forbidden), 409 (conflict) or 422 (invalid) with a Status message.
+
+    A read that gets one degrades like any unavailable backend; an action says what to do
+    about it from `status` and `status_message`.
+    """
+
+    def __init__(self, target: str, status: int, status_message: str):
+        self.status, self.status_message = status, status_message
+        super().__init__(BACKEND, target, f"{status} {status_message}")
+
+
 class KubeConnection:
     """An ApiClient for one kubeconfig context (never the process-global config) and a namespace.
 
     Every request goes through `call`, which bounds it in time and turns the client's errors
-    into NotFound (404, with the API's Status message) or BackendUnavailable (anything else).
+    into NotFound (404, with the API's Status message), RequestRefused (400), ApiRefused (403,
+    409, 422) or BackendUnavailable (anything else).
     """
 
     def __init__(
@@ -83,6 +98,8 @@ class KubeConnection:
                 raise NotFound(message) from err
             if err.status == 400:
                 raise RequestRefused(BACKEND, self.server, message) from err
+            if err.status in REFUSALS:
+                raise ApiRefused(self.server, err.status, message) from err
             raise BackendUnavailable(BACKEND, self.server, f"{err.status} {message}") from err
         except urllib3.exceptions.HTTPError as err:
             raise BackendUnavailable(BACKEND, self.server, _network_reason(err)) from err
