@@ -38,13 +38,13 @@ def read_status(state_dir: Path) -> dict | None:
         return None
     except (OSError, json.JSONDecodeError) as err:
         raise SandboxError(f"cannot read {state_dir / STATUS_FILE}: {err}") from err
-    alive = [pid_alive(p["pid"]) for p in saved.get("procs", [])]
     if saved.get("state") == "starting":
-        saved["state"] = "starting" if alive and all(alive) else "failed"
-    elif alive and all(alive):
-        saved["state"] = "up"
-    else:
-        saved["state"] = "degraded" if any(alive) else "down"
+        # Starting while the `up` that writes it lives; a start whose `up` died has failed.
+        saved["state"] = "starting" if pid_alive(saved.get("owner_pid", -1)) else "failed"
+    elif saved.get("state") == "up":
+        alive = [pid_alive(p["pid"]) for p in saved.get("procs", [])]
+        if not all(alive):
+            saved["state"] = "degraded" if any(alive) else "down"
     return saved
 
 
@@ -66,6 +66,7 @@ def up(scenario_name: str, state_dir: Path | None = None) -> tuple[dict, bool]:
         "namespace": NAMESPACE,
         "state_dir": str(state_dir),
         "started_at": time.time(),
+        "owner_pid": os.getpid(),
     }
     ctx = SandboxContext(state_dir=state_dir, scenario=scenario, started_at=base["started_at"])
     ctx.on_track = lambda procs: _write_status(state_dir, {**base, "state": "starting"}, procs)
