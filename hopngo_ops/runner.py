@@ -76,14 +76,16 @@ def run_notebook(
     given["incident_id"] = incident_id
     folder = incident_dir(root, incident_id)
     output = claim_record_path(folder, name)
-    run_profile = _profile_of(name, given)
-    run = _Run(
-        name, incident_id, folder, output, run_profile, run_redactor(run_profile, given), _now()
-    )
+    # What the run uses: the record says so, not only what differs from the defaults.
+    effective = {**_declared_defaults(name), **given}
+    run_profile = str(effective["profile"]) if effective.get("profile") else None
+    redactor = run_redactor(run_profile, effective)
+    run = _Run(name, incident_id, folder, output, run_profile, redactor, _now())
     with tempfile.TemporaryDirectory(prefix="hopngo-run-") as scratch:
         executed = Path(scratch) / output.name
         try:
             typed = coerce_parameters(name, given)
+            effective.update(typed)
             # The kernel inherits these: it runs headless, audits into this records root and
             # redacts its timeline events with this profile's secrets.
             kernel_env = {HEADLESS_ENV: "1", "HOPNGO_INCIDENTS_DIR": str(root)}
@@ -92,19 +94,22 @@ def run_notebook(
             with _environment(kernel_env):
                 error = _execute(source, executed, typed)
         except HopngoError as err:
-            typed, error = given, str(err)
+            error = str(err)
         # A run stopped before papermill wrote anything still gets a record: the source.
         nb = nbformat.read(executed if executed.exists() else source, as_version=4)
-    status, error = _finish_record(run, nb, typed, error)
+    status, error = _finish_record(run, nb, effective, error)
     return RunResult(name, incident_id, output, status, error)
 
 
-def _profile_of(name: str, given: dict) -> str | None:
-    """The profile the run uses: the one given, else the notebook's declared default."""
-    if "profile" in given:
-        return str(given["profile"])
-    declared = parameters_of(name).get("profile")
-    return ast.literal_eval(declared.default) if declared else None
+def _declared_defaults(name: str) -> dict[str, object]:
+    """The parameters cell's defaults as values (as source text when not a literal)."""
+    defaults = {}
+    for key, declared in parameters_of(name).items():
+        try:
+            defaults[key] = ast.literal_eval(declared.default)
+        except (ValueError, SyntaxError):
+            defaults[key] = declared.default
+    return defaults
 
 
 def _execute(source: Path, output: Path, parameters: dict) -> str | None:

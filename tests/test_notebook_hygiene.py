@@ -14,6 +14,9 @@ NOTEBOOKS = list_notebooks()
 FORBIDDEN = re.compile(
     r"kubectl |SELECT |pg_stat|\brate\(|histogram_quantile|\{job=|http://|https://|requests\."
 )
+DIAGNOSIS_PARAMETERS = {"service", "namespace", "profile", "window", "incident_id"}
+# Reports read an incident's records, not the platform: they take no service or window.
+REQUIRED_PARAMETERS = {"post_incident": {"profile", "incident_id"}}
 PARAMETER_LINE = re.compile(r"[a-z_][a-z0-9_]*: (str|int|float|bool|list) = .+  # .+")
 
 
@@ -40,7 +43,7 @@ def test_one_parameters_cell_of_declarations(name):
     lines = [ln for ln in tagged[0].source.splitlines() if ln and not ln.startswith("#")]
     assert all(PARAMETER_LINE.fullmatch(ln) for ln in lines), lines
     declared = parameters_of(name)
-    assert {"service", "namespace", "profile", "window", "incident_id"} <= set(declared)
+    assert REQUIRED_PARAMETERS.get(name, DIAGNOSIS_PARAMETERS) <= set(declared)
     assert declared["profile"].default == '"sandbox"'
 
 
