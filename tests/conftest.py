@@ -2,7 +2,9 @@
 
 Tests name their scenario with `@pytest.mark.scenario("NAME")` (default: healthy) and take
 the `sandbox` fixture, the running sandbox's status. Tests are ordered by scenario so each
-sandbox starts once per session; the previous one stops before the next starts.
+sandbox starts once per session; the previous one stops before the next starts. Tests marked
+`@pytest.mark.mutates` change the sandbox (remediation applied): they run last in their
+scenario's group, so every other test sees the scenario as planted.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     order = {name: i for i, name in enumerate(sandbox_manager.SCENARIOS)}
     uses_sandbox = [i for i in items if "sandbox" in getattr(i, "fixturenames", ())]
     others = [i for i in items if i not in uses_sandbox]
-    items[:] = others + sorted(uses_sandbox, key=lambda i: order[_scenario_of(i)])
+    items[:] = others + sorted(
+        uses_sandbox,
+        key=lambda i: (order[_scenario_of(i)], i.get_closest_marker("mutates") is not None),
+    )
 
 
 class SandboxPool:

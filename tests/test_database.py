@@ -203,6 +203,7 @@ def test_superuser_sessions_are_left_alone_unless_asked(rb, superuser):
     assert superuser_pid in asked.rows["pid"].tolist()
 
 
+@pytest.mark.mutates
 @pytest.mark.scenario("database_issues")
 def test_a_session_that_moved_on_since_the_preview_is_not_terminated(rb, sandbox):
     conninfo = f"{sandbox['postgres_dsn']} passfile={sandbox['postgres_passfile']}"
@@ -237,6 +238,7 @@ def test_headless_run_without_apply_terminates_nothing_and_records_the_lock_wait
 # --- database_issues: terminations (they change the scenario: keep them last) --------------
 
 
+@pytest.mark.mutates
 @pytest.mark.scenario("database_issues")
 def test_terminating_the_blocker_unblocks_the_waiter(rb, superuser):
     tree = lock_tree(rb.postgres)
@@ -256,6 +258,7 @@ def test_terminating_the_blocker_unblocks_the_waiter(rb, superuser):
     assert event["after"]["terminated"] == [blocker]
 
 
+@pytest.mark.mutates
 @pytest.mark.scenario("database_issues")
 def test_terminating_long_queries_ends_the_long_query(rb, superuser):
     rb.apply = ("terminate_long_queries",)
@@ -269,6 +272,7 @@ def test_terminating_long_queries_ends_the_long_query(rb, superuser):
     assert event["before"][0]["query"].startswith(LONG_QUERY[:40])
 
 
+@pytest.mark.mutates
 @pytest.mark.scenario("database_issues")
 def test_terminating_idle_connections_ends_exactly_the_previewed(rb, superuser):
     rb.apply = ("terminate_idle_connections",)
