@@ -36,5 +36,9 @@ class RabbitMQ:
 
     def depth(self, queue: str) -> amqp.QueueDepth:
         """Exact ready count and consumers of `queue` now."""
+        return self.depths([queue])[0]
+
+    def depths(self, queues: list[str]) -> list[amqp.QueueDepth]:
+        """Exact ready counts and consumers of `queues` now, over one channel."""
         with self.channel() as ch:
-            return amqp.depth(ch, queue)
+            return [amqp.depth(ch, queue) for queue in queues]

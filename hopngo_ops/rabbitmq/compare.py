@@ -43,9 +43,9 @@ def compare(
 
     `agree` is None where a side has no value (not measured, or no such queue there).
     """
-    both = prometheus.set_index("queue").join(
-        management.set_index("queue"), how="outer", lsuffix="_prom", rsuffix="_mgmt"
-    )
+    both = prometheus.merge(
+        management, on="queue", how="outer", suffixes=("_prom", "_mgmt")
+    ).set_index("queue")
     rows = []
     for queue, values in both.iterrows():
         for metric in METRICS:

@@ -33,7 +33,10 @@ def management_queues(management: Management, vhost: str) -> pd.DataFrame:
         {**_management_row(q), "dead_letter_queue": dead_letters.get(q["name"])} for q in queues
     ]
     columns = ["queue", *METRICS, "dead_letter_queue"]
-    frame = pd.DataFrame(rows, columns=columns).astype({"queue": object})
+    # A queue's statistics are missing until the API's first sample of it: NaN, not None.
+    frame = pd.DataFrame(rows, columns=columns).astype(
+        {"queue": object, **dict.fromkeys(METRICS, float)}
+    )
     return frame.sort_values("queue").reset_index(drop=True)
 
 
