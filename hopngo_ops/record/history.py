@@ -91,7 +91,8 @@ class IncidentHistory:
             )
         if first := self._first_root_cause():
             entries.append(first)
-        for action in self.actions:
+        # Previews changed nothing: they are action items, not events of the incident.
+        for action in (a for a in self.actions if a.get("result") != "previewed"):
             entries.append(
                 Entry(
                     _time(action["at"]),
