@@ -16,6 +16,8 @@ from hopngo_ops.runbook import Runbook
 from hopngo_ops.runner import run_notebook
 
 ACTION = "terminate_long_queries"
+# Both tests apply ACTION to the sandbox's PostgreSQL.
+pytestmark = [pytest.mark.scenario("database_issues"), pytest.mark.mutates]
 
 
 @pytest.fixture
@@ -43,7 +45,6 @@ def _facts(incident_id: str, **times) -> comms.Incident:
     )
 
 
-@pytest.mark.scenario("database_issues")
 def test_postmortem_has_the_timeline_duration_and_actions(incident):
     incident_id, folder = incident
     runs = read_manifest(folder)["runs"]
@@ -94,7 +95,6 @@ def test_postmortem_has_the_timeline_duration_and_actions(incident):
     assert response.findings[0].severity == "critical"
 
 
-@pytest.mark.scenario("database_issues")
 def test_post_incident_notebook_reports_into_the_incident(incident):
     incident_id, folder = incident
     report = run_notebook(
