@@ -39,6 +39,7 @@ def test_finds_the_lagging_queue_and_without_apply_changes_nothing(sandbox, tmp_
     assert {a["action"]: a["result"] for a in record["actions"]} == {
         "move_to_dead_letter": "previewed",
         "purge_queue": "previewed",
+        "scale": "previewed",
     }
     assert _depths() == before
 

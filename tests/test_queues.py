@@ -151,6 +151,7 @@ def _publisher(sandbox: dict, count: int, published: list[int]) -> threading.Thr
 
 
 @pytest.mark.scenario("queue_lag")
+@pytest.mark.mutates
 def test_moving_n_leaves_exactly_n_in_the_dead_letter_queue(sandbox_pool, changes_the_broker):
     sandbox_pool.get("queue_lag", fresh=True)
     rb = _runbook(apply=["move_to_dead_letter"])
@@ -175,6 +176,7 @@ def test_moving_n_leaves_exactly_n_in_the_dead_letter_queue(sandbox_pool, change
 
 
 @pytest.mark.scenario("queue_lag")
+@pytest.mark.mutates
 def test_moving_n_while_a_publisher_publishes_moves_exactly_n(sandbox, changes_the_broker):
     rb = _runbook(apply=["move_to_dead_letter"])
     source_before, dlq_before = _depths(rb)
@@ -193,6 +195,7 @@ def test_moving_n_while_a_publisher_publishes_moves_exactly_n(sandbox, changes_t
 
 
 @pytest.mark.scenario("queue_lag")
+@pytest.mark.mutates
 def test_moving_everything_empties_the_source(sandbox, changes_the_broker):
     rb = _runbook(apply=["move_to_dead_letter"])
     source_before, dlq_before = _depths(rb)
@@ -204,6 +207,7 @@ def test_moving_everything_empties_the_source(sandbox, changes_the_broker):
 
 
 @pytest.mark.scenario("queue_lag")
+@pytest.mark.mutates
 def test_purge_with_the_queue_name_typed_empties_it(sandbox, changes_the_broker):
     published: list[int] = []
     publisher = _publisher(sandbox, 40, published)
