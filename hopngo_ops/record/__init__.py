@@ -4,32 +4,29 @@ Layout: `<root>/YYYY/MM/DD/INC-YYYY-MMDD-NNN/` holds `NN-<notebook>.ipynb` and i
 `timeline.jsonl` and `manifest.json`.
 """
 
-from hopngo_ops.record.ids import (
-    INCIDENT_ID,
-    RecordError,
-    allocate_incident,
-    claim_record_path,
-    existing_incident_dir,
-    incident_dir,
-    list_incidents,
-    records_root,
-)
-from hopngo_ops.record.manifest import read_manifest
-from hopngo_ops.record.redact import REDACTED, Redactor
-from hopngo_ops.record.verify import Discrepancy, verify_incident
+from importlib import import_module
 
-__all__ = [
-    "INCIDENT_ID",
-    "REDACTED",
-    "Discrepancy",
-    "RecordError",
-    "Redactor",
-    "allocate_incident",
-    "claim_record_path",
-    "existing_incident_dir",
-    "incident_dir",
-    "list_incidents",
-    "read_manifest",
-    "records_root",
-    "verify_incident",
-]
+# Lazy: the CLI reads ids and folders without paying for nbformat (manifest, verify).
+_EXPORTS = {
+    "INCIDENT_ID": "ids",
+    "RecordError": "ids",
+    "allocate_incident": "ids",
+    "claim_record_path": "ids",
+    "existing_incident_dir": "ids",
+    "incident_dir": "ids",
+    "list_incidents": "ids",
+    "records_root": "ids",
+    "read_manifest": "manifest",
+    "REDACTED": "redact",
+    "Redactor": "redact",
+    "Discrepancy": "verify",
+    "verify_incident": "verify",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"hopngo_ops.record.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'hopngo_ops.record' has no attribute {name!r}")

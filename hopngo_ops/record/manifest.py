@@ -11,8 +11,6 @@ import json
 import subprocess
 from pathlib import Path
 
-import nbformat
-
 from hopngo_ops.actions.timeline import read_events
 from hopngo_ops.findings import SEVERITIES
 from hopngo_ops.record.files import MANIFEST, file_hashes, write_atomically
@@ -48,7 +46,8 @@ def run_entries(folder: Path) -> list[dict]:
         if not path.stat().st_size:
             entries.append({"record": path.name, "status": RUNNING})
             continue
-        meta = dict(nbformat.read(path, as_version=4).metadata.get("hopngo", {}))
+        # A record is JSON: reading its metadata needs no nbformat (slow to import for the CLI).
+        meta = dict(json.loads(path.read_text()).get("metadata", {}).get("hopngo", {}))
         html = path.with_suffix(".html")
         entries.append({"record": path.name, "html": html.name if html.exists() else None, **meta})
     return entries
