@@ -460,7 +460,7 @@ class Scale(KubeAction):
             summary=summary,
             before=before,
             diff=unified_diff(before, after, f"{self.ref}/scale"),
-            payload={"from": was},
+            payload={"from": was, "to": will},
         )
 
     def apply(self, preview: Preview) -> dict:
