@@ -15,12 +15,10 @@ from hopngo_ops import names, plots
 from hopngo_ops.findings import Finding
 from hopngo_ops.prometheus import gather
 from hopngo_ops.prometheus.queries import PARAMETERS
+from hopngo_ops.prometheus.ranges import SCRAPE_SECONDS, promql_note, window_span
 from hopngo_ops.runbook import Runbook, check
 from hopngo_ops.step import Step
 
-# Points a range query returns at most; never finer than the scrape interval.
-_RANGE_POINTS = 240
-_SCRAPE_SECONDS = 30
 # Collectors of the old generation: their collections pause the application the longest.
 _OLD_GEN = r"(?i)old|marksweep|major|full"
 DEFAULT_SERVICES = PARAMETERS["services"].default
@@ -32,7 +30,7 @@ DEFAULT_SERVICES = PARAMETERS["services"].default
 @check("Is the service up? (up)")
 def target_up(rb: Runbook) -> Step:
     service = names.service_name(rb.service)
-    start, end, step = _span(rb)
+    start, end, step = window_span(rb.window)
     results = gather(
         now=lambda: rb.prometheus.instant("target_up", service=service),
         history=lambda: rb.prometheus.range(
@@ -66,7 +64,7 @@ def target_up(rb: Runbook) -> Step:
         )
     else:
         finding = Finding("target_up", "info", f"{service}: all {len(table)} targets up", evidence)
-    return Step(table=table, findings=[finding], note=_promql(results["now"]))
+    return Step(table=table, findings=[finding], note=promql_note(results["now"]))
 
 
 @check("Recent deployments")
@@ -74,11 +72,11 @@ def recent_deployments(rb: Runbook, *, window: str | None = None) -> Step:
     service = names.service_name(rb.service)
     window = names.duration(window or rb.window)
     # Dated to the scrape interval: when each rollout happened matters, not a smooth line.
-    start, end, _ = _span(rb, window)
+    start, end, _ = window_span(window or rb.window)
     results = gather(
         count=lambda: rb.prometheus.instant("deployment_events", service=service, window=window),
         history=lambda: rb.prometheus.range(
-            "deployments_total", service=service, start=start, end=end, step=_SCRAPE_SECONDS
+            "deployments_total", service=service, start=start, end=end, step=SCRAPE_SECONDS
         ),
     )
     table = results["count"].rename(columns={"value": "rollouts"}).round({"rollouts": 0})
@@ -98,7 +96,7 @@ def recent_deployments(rb: Runbook, *, window: str | None = None) -> Step:
         finding = Finding(
             "recent_deployments", "info", f"no rollout of {service} in the last {window}"
         )
-    return Step(table=table, findings=[finding], note=_promql(results["count"]))
+    return Step(table=table, findings=[finding], note=promql_note(results["count"]))
 
 
 @check("Container restarts")
@@ -120,7 +118,7 @@ def container_restarts(rb: Runbook, *, threshold: int = 3, window: str | None = 
         fmt="{:.0f}",
         ok=f"no restarts of {service} in {window}",
     )
-    return Step(table=table, findings=findings, note=_promql(restarts))
+    return Step(table=table, findings=findings, note=promql_note(restarts))
 
 
 @check("Resource usage per pod")
@@ -129,7 +127,7 @@ def resource_usage(
 ) -> Step:
     """Memory near the container limit risks an OOM kill; CPU is shown, not graded (no limit)."""
     service = names.service_name(rb.service)
-    start, end, step = _span(rb)
+    start, end, step = window_span(rb.window)
     query = {"service": service, "namespace": rb.namespace}
     results = gather(
         memory=lambda: rb.prometheus.instant("memory_by_pod", **query),
@@ -166,7 +164,7 @@ def resource_usage(
         table=table,
         findings=findings,
         figure=figure,
-        note=_promql(results["memory"], results["of_limit"], results["cpu"]),
+        note=promql_note(results["memory"], results["of_limit"], results["cpu"]),
     )
 
 
@@ -184,7 +182,7 @@ def latency_by_uri(
 ) -> Step:
     """Over the SLO is critical; over `warning_fraction` of it warns. `uri` narrows to one."""
     service = names.service_name(rb.service)
-    start, end, step = _span(rb)
+    start, end, step = window_span(rb.window)
     name, query = "p95_latency_by_uri", {"service": service, "quantile": quantile}
     if uri is not None:
         name, query = "p95_latency_of_uri", {**query, "uri": uri}
@@ -214,13 +212,13 @@ def latency_by_uri(
         shade=_over(results["history"], slo_seconds),
         shade_label="over SLO",
     )
-    return Step(table=table, findings=findings, figure=figure, note=_promql(results["now"]))
+    return Step(table=table, findings=findings, figure=figure, note=promql_note(results["now"]))
 
 
 @check("Request rate by endpoint")
 def request_rate_by_uri(rb: Runbook) -> Step:
     service = names.service_name(rb.service)
-    start, end, step = _span(rb)
+    start, end, step = window_span(rb.window)
     results = gather(
         now=lambda: rb.prometheus.instant("request_rate_by_uri", service=service),
         history=lambda: rb.prometheus.range(
@@ -248,7 +246,7 @@ def request_rate_by_uri(rb: Runbook) -> Step:
         ylabel="requests/s",
         series=["uri"],
     )
-    return Step(table=table, findings=[finding], figure=figure, note=_promql(results["now"]))
+    return Step(table=table, findings=[finding], figure=figure, note=promql_note(results["now"]))
 
 
 @check("Database query performance")
@@ -260,7 +258,7 @@ def database_query_latency(
     quantile: float = 0.95,
 ) -> Step:
     """pg_stat_statements' mean statement time, across the cluster (not one service's)."""
-    start, end, step = _span(rb)
+    start, end, step = window_span(rb.window)
     results = gather(
         now=lambda: rb.prometheus.instant("p95_db_query_latency", quantile=quantile),
         history=lambda: rb.prometheus.range(
@@ -288,13 +286,13 @@ def database_query_latency(
         shade=_over(results["history"], threshold_seconds),
         shade_label="over threshold",
     )
-    return Step(table=table, findings=findings, figure=figure, note=_promql(results["now"]))
+    return Step(table=table, findings=findings, figure=figure, note=promql_note(results["now"]))
 
 
 def _gc_time(rb: Runbook, *, threshold_percent: float = 20.0, warning_percent: float = 5.0) -> Step:
     """Share of wall time each pod spends collecting garbage (all collectors summed)."""
     service = names.service_name(rb.service)
-    start, end, step = _span(rb)
+    start, end, step = window_span(rb.window)
     results = gather(
         now=lambda: rb.prometheus.instant("gc_time", service=service),
         history=lambda: rb.prometheus.range(
@@ -331,7 +329,7 @@ def _gc_time(rb: Runbook, *, threshold_percent: float = 20.0, warning_percent: f
         shade=_over(per_pod, threshold_percent),
         shade_label="over threshold",
     )
-    return Step(table=table, findings=findings, figure=figure, note=_promql(now))
+    return Step(table=table, findings=findings, figure=figure, note=promql_note(now))
 
 
 # The runbook asks the same question in two sections: "JVM GC impact" on latency, "GC time".
@@ -346,7 +344,7 @@ gc_time = check("GC time")(_gc_time)
 def errors_by_code_and_uri(rb: Runbook, *, threshold: float = 0.05, warning: float = 0.01) -> Step:
     """5xx per code and uri; an endpoint answering `threshold` of its requests 5xx is critical."""
     service = names.service_name(rb.service)
-    start, end, step = _span(rb)
+    start, end, step = window_span(rb.window)
     results = gather(
         errors=lambda: rb.prometheus.instant("errors_by_code_and_uri", service=service),
         ratio=lambda: rb.prometheus.instant("error_ratio_by_uri", service=service),
@@ -384,7 +382,7 @@ def errors_by_code_and_uri(rb: Runbook, *, threshold: float = 0.05, warning: flo
         table=table,
         findings=findings,
         figure=figure,
-        note=_promql(results["errors"], results["ratio"]),
+        note=promql_note(results["errors"], results["ratio"]),
     )
 
 
@@ -406,7 +404,9 @@ def error_rate_by_service(rb: Runbook, *, threshold: float = 0.05, warning: floa
         fmt="{:.1%}",
         ok=f"every service under {warning:.0%} 5xx",
     )
-    return Step(table=table, findings=findings, note=_promql(results["errors"], results["ratio"]))
+    return Step(
+        table=table, findings=findings, note=promql_note(results["errors"], results["ratio"])
+    )
 
 
 @check("Recent error logs")
@@ -436,7 +436,7 @@ def error_log_rate(
         hint="read them with the log pattern step",
         ok=f"{service}: under {warning_per_minute:g} ERROR lines/min over {window}",
     )
-    return Step(table=table, findings=findings, note=_promql(lines))
+    return Step(table=table, findings=findings, note=promql_note(lines))
 
 
 # --- 6. JVM Memory Issues --------------------------------------------------------------------
@@ -447,7 +447,7 @@ def heap_utilisation(
     rb: Runbook, *, threshold_percent: float = 90.0, warning_percent: float = 80.0
 ) -> Step:
     service = names.service_name(rb.service)
-    start, end, step = _span(rb)
+    start, end, step = window_span(rb.window)
     results = gather(
         now=lambda: rb.prometheus.instant("heap_utilisation", service=service),
         history=lambda: rb.prometheus.range(
@@ -475,7 +475,7 @@ def heap_utilisation(
         shade=_over(history, threshold_percent),
         shade_label="over threshold",
     )
-    return Step(table=table, findings=findings, figure=figure, note=_promql(results["now"]))
+    return Step(table=table, findings=findings, figure=figure, note=promql_note(results["now"]))
 
 
 @check("GC frequency")
@@ -497,7 +497,7 @@ def gc_frequency(
         hint="full collections this often mean the heap is nearly full",
         ok=f"{service}: under {warning_per_minute:g} old-generation collections/min",
     )
-    return Step(table=table, findings=findings, note=_promql(rate))
+    return Step(table=table, findings=findings, note=promql_note(rate))
 
 
 # --- Useful Queries --------------------------------------------------------------------------
@@ -559,18 +559,11 @@ def system_overview(
     return Step(
         table=table,
         findings=findings,
-        note=_promql(*(results[k] for k in ("up", "rate", "errors", "p95"))),
+        note=promql_note(*(results[k] for k in ("up", "rate", "errors", "p95"))),
     )
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _span(rb: Runbook, window: str | None = None) -> tuple[pd.Timestamp, pd.Timestamp, float]:
-    """Start, end (now) and step of a range query over the runbook's window."""
-    seconds = names.duration_seconds(window or rb.window)
-    end = pd.Timestamp.now(tz="UTC")
-    return end - pd.Timedelta(seconds=seconds), end, max(_SCRAPE_SECONDS, seconds / _RANGE_POINTS)
 
 
 def _graded(
@@ -629,10 +622,6 @@ def _over(frame: pd.DataFrame, threshold: float) -> tuple[pd.Timestamp, pd.Times
 def _down_since(history: pd.DataFrame, window: str) -> str:
     last_up = history.loc[history["value"] > 0, "timestamp"]
     return f"down since {last_up.max():%H:%M} UTC" if not last_up.empty else f"for all of {window}"
-
-
-def _promql(*frames: pd.DataFrame) -> str:
-    return "PromQL: " + " ; ".join(f.attrs.get("promql", "") for f in frames)
 
 
 __all__ = [

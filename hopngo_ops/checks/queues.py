@@ -13,9 +13,9 @@ from hopngo_ops import plots
 from hopngo_ops.alert_conditions import ALERT_CONDITIONS
 
 # The window arithmetic and PromQL notes every metric step shares.
-from hopngo_ops.checks.metrics import _promql, _span
 from hopngo_ops.findings import Finding
 from hopngo_ops.prometheus import gather
+from hopngo_ops.prometheus.ranges import promql_note, window_span
 from hopngo_ops.rabbitmq import (
     compare,
     disagreements,
@@ -62,7 +62,7 @@ def queue_overview(rb: Runbook) -> Step:
     ]
     note = (
         "Management API: GET /api/queues/<vhost> (statistics every few seconds). "
-        f"{_promql(sources['prometheus'])}. Prometheus has no unacked or publish-rate query."
+        f"{promql_note(sources['prometheus'])}. Prometheus has no unacked or publish-rate query."
     )
     return Step(table=side_by_side(compared), findings=findings, note=note)
 
@@ -77,7 +77,7 @@ def lagging_queues(
 ) -> Step:
     """Critical: more than `threshold` ready with fewer than `min_consumers` consumers.
     Warning: over `threshold` with enough consumers, or ready grew by `growth_warning`."""
-    start, end, step = _span(rb)
+    start, end, step = window_span(rb.window)
     sources = gather(
         live=lambda: _management(rb),
         history=lambda: rb.prometheus.range(
@@ -157,7 +157,7 @@ def consumers(rb: Runbook, *, low_utilisation: float = LOW_UTILISATION) -> Step:
     ]
     note = (
         "Management API: GET /api/consumers/<vhost>. "
-        f"{_promql(sources['utilisation'], sources['counts'])}"
+        f"{promql_note(sources['utilisation'], sources['counts'])}"
     )
     return Step(table=table, findings=findings, note=note)
 
@@ -165,7 +165,7 @@ def consumers(rb: Runbook, *, low_utilisation: float = LOW_UTILISATION) -> Step:
 @check("Publish and deliver rates")
 def message_rates(rb: Runbook) -> Step:
     """Warning: a queue with a backlog that is published to faster than it delivers."""
-    start, end, step = _span(rb)
+    start, end, step = window_span(rb.window)
     sources = gather(
         live=lambda: _management(rb),
         history=lambda: rb.prometheus.range("queue_delivery_rate", start=start, end=end, step=step),
