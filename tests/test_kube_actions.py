@@ -215,6 +215,20 @@ def test_a_library_restart_shows_in_kubectl(writable, incidents, as_remediation)
     assert current[0]["status"]["readyReplicas"] == current[0]["spec"]["replicas"]
 
 
+def test_a_preview_the_object_outgrew_is_not_applied(writable, incidents, monkeypatch):
+    monkeypatch.delenv(HEADLESS_ENV)
+    shown = actions.patch_java_opts(open_runbook("consumer-service"), java_opts="-Xmx3g")
+    assert shown.result == "previewed" and shown.apply_later
+    client.AppsV1Api(admin(writable)).patch_namespaced_deployment(
+        "consumer-service", NS, {"spec": {"template": {"metadata": {"labels": {"tier": "x"}}}}}
+    )
+    before = cluster_state(writable)
+    late = shown.apply_later(None)  # the button, clicked after the change
+    assert late.result == "failed"
+    assert "deployment/consumer-service changed since the preview" in late.message
+    assert cluster_state(writable) == before
+
+
 # Refusals: nothing changes and the report (and timeline) says why.
 
 
