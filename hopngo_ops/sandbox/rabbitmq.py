@@ -18,7 +18,7 @@ import requests
 from hopngo_ops.sandbox import amqp_setup
 from hopngo_ops.sandbox.context import SandboxContext
 from hopngo_ops.sandbox.drivers import start_driver
-from hopngo_ops.sandbox.procs import Proc, free_port, require_binary, spawn, wait_until
+from hopngo_ops.sandbox.procs import Proc, free_port, port_open, require_binary, spawn, wait_until
 from hopngo_ops.sandbox.scenarios import QUEUES, Scenario
 from hopngo_ops.sandbox.secret_files import new_password, write_secret
 
@@ -59,10 +59,11 @@ def start(ctx: SandboxContext) -> dict:
     password_file = write_secret(ctx, f"rabbitmq-{USER}.password", password)
     consumers_log = home / "log" / "consumers.log"
     consumers_pid = _start_consumers(ctx, amqp_url, password_file, consumers_log)
+    # The node starts its plugins (management) before its AMQP listener: wait for both.
     wait_until(
-        lambda: _management_answers(management_url),
+        lambda: _management_answers(management_url) and port_open(ports["amqp"]),
         component=COMPONENT,
-        what="answering on its management API",
+        what="answering on its management API and AMQP port",
         timeout=START_TIMEOUT,
         log=log,
         pid=pid,
