@@ -106,7 +106,14 @@ def _start_components(ctx: SandboxContext) -> dict:
             except HopngoError as err:
                 errors.append(err)
             except Exception as err:  # noqa: BLE001 - any server's failure is reported by name
-                errors.append(SandboxError(f"failed to start: {err}", component=name))
+                logs = [p.log for p in ctx.procs if p.name.startswith(name) and p.log]
+                errors.append(
+                    SandboxError(
+                        f"failed to start: {type(err).__name__}: {err}",
+                        component=name,
+                        log=logs[0] if logs else None,
+                    )
+                )
     if errors:
         raise errors[0]
     return fields
