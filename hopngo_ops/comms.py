@@ -21,7 +21,7 @@ import yaml
 from hopngo_ops.errors import HopngoError
 from hopngo_ops.findings import Finding
 from hopngo_ops.record.history import IncidentHistory, load_history
-from hopngo_ops.record.ids import records_root
+from hopngo_ops.record.ids import list_incidents, records_root
 from hopngo_ops.runbook import Runbook, check
 from hopngo_ops.step import Step
 
@@ -122,6 +122,15 @@ def incident(
     """Read the records of `rb.incident_id`; times are ISO 8601, UTC when they say no zone."""
     if severity not in SEVERITY_LEVELS:
         raise CommsError(f"severity {severity!r} is not one of {', '.join(SEVERITY_LEVELS)}")
+    if not rb.incident_id:
+        # Interactively, the incident one just worked on is the one to report on.
+        known = list_incidents(records_root())
+        if not known:
+            raise CommsError(
+                f"no incident records under {records_root()}: run a runbook first, or set "
+                "incident_id"
+            )
+        rb.incident_id = known[-1]
     history = load_history(records_root(), rb.incident_id)
     if history.first_record_at is None:
         raise CommsError(f"incident {rb.incident_id} has no finished run or event to report on")
