@@ -41,6 +41,7 @@ def measure() -> dict:
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        root.chmod(0o711)  # PostgreSQL runs as the postgres user, who must reach its data
         state_dir = root / "sandbox"
         sandbox.up("service_down", state_dir)
         env = {

@@ -59,6 +59,7 @@ def _slowest_component_alone(root: Path) -> float:
 def measure() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        root.chmod(0o711)  # PostgreSQL runs as the postgres user, who must reach its data
         cold = _cold_up(root / "cold")
         warm = [_timed_up(root / f"warm{i}") for i in range(2)]
         floor = _slowest_component_alone(root / "floor")
