@@ -21,11 +21,8 @@ from hopngo_ops.actions.guards import Guardrails
 from hopngo_ops.config import ProfileError, Targets, load_targets
 from hopngo_ops.errors import BackendUnavailable
 from hopngo_ops.findings import SEVERITIES, Finding, worst_severity
+from hopngo_ops.record.protocol import HEADLESS_ENV, RECORD_MIMETYPE
 from hopngo_ops.step import Step
-
-RECORD_MIMETYPE = "application/vnd.hopngo.record+json"
-# Set by the runner for the kernels it starts: no one is there to click a button.
-HEADLESS_ENV = "HOPNGO_HEADLESS"
 
 
 @dataclass

@@ -20,16 +20,16 @@ from pathlib import Path
 
 import nbformat
 
-from hopngo_ops.actions.timeline import rewrite_events
 from hopngo_ops.errors import HopngoError
 from hopngo_ops.notebooks import coerce_parameters, notebook_path, notebooks_dir, parameters_of
 from hopngo_ops.record import allocate_incident, claim_record_path, incident_dir, records_root
 from hopngo_ops.record.files import folder_lock, write_atomically
 from hopngo_ops.record.manifest import build_manifest, runbook_commit, write_manifest
+from hopngo_ops.record.protocol import HEADLESS_ENV, RECORD_MIMETYPE
 from hopngo_ops.record.redact import Redactor
 from hopngo_ops.record.render import notebook_html
 from hopngo_ops.record.secret_values import RECORD_PROFILE_ENV, run_redactor
-from hopngo_ops.runbook import HEADLESS_ENV, RECORD_MIMETYPE
+from hopngo_ops.record.timeline import rewrite_events
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def _execute(source: Path, output: Path, parameters: dict) -> str | None:
 
 
 def _dying_cell(output: Path) -> str:
-    """` in cell N (its first line)`: the cell papermill started but never saw finish."""
+    """` in cell N (its first line)`: the last cell papermill started (cells run in order)."""
     if not output.exists():
         return ""
     cells = nbformat.read(output, as_version=4).cells
@@ -144,11 +144,10 @@ def _dying_cell(output: Path) -> str:
         for i, cell in enumerate(cells)
         if cell.cell_type == "code" and cell.metadata.get("papermill", {}).get("start_time")
     ]
-    unfinished = [i for i in started if cells[i].execution_count is None]
-    if not unfinished:
+    if not started:
         return ""
-    first_line = cells[unfinished[0]].source.strip().splitlines()[0]
-    return f" in cell {unfinished[0]} ({first_line!r})"
+    first_line = cells[started[-1]].source.strip().splitlines()[0]
+    return f" in cell {started[-1]} ({first_line!r})"
 
 
 def _finish_record(run: _Run, nb, parameters: dict, error: str | None) -> tuple[str, str | None]:

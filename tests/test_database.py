@@ -20,11 +20,11 @@ from hopngo_ops.actions.postgres import (
     TerminateIdleConnections,
     TerminateLongQueries,
 )
-from hopngo_ops.actions.timeline import read_events
 from hopngo_ops.checks import database
 from hopngo_ops.config import Targets
 from hopngo_ops.postgres import APPLICATION_NAME, lock_tree, time_columns
 from hopngo_ops.prometheus import Prometheus
+from hopngo_ops.record.timeline import read_events
 from hopngo_ops.runner import run_notebook
 from hopngo_ops.sandbox.pg_sessions import BLOCKER_ROLE, LONG_QUERY, WAITER_ROLE
 from hopngo_ops.sandbox.pg_traffic import service_of

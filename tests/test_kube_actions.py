@@ -17,9 +17,10 @@ from kubernetes import client, config
 
 from hopngo_ops import actions
 from hopngo_ops.actions.kube import deployment_view
-from hopngo_ops.actions.timeline import read_events
 from hopngo_ops.checks import kubernetes as checks
-from hopngo_ops.runbook import HEADLESS_ENV, Runbook
+from hopngo_ops.record.protocol import HEADLESS_ENV
+from hopngo_ops.record.timeline import read_events
+from hopngo_ops.runbook import Runbook
 from hopngo_ops.runner import run_notebook
 from hopngo_ops.sandbox.kubernetes import CONTEXTS
 

@@ -9,9 +9,9 @@ import nbformat
 import pytest
 
 from hopngo_ops import comms
-from hopngo_ops.actions.timeline import read_events
 from hopngo_ops.config import load_targets
 from hopngo_ops.record import read_manifest, verify_incident
+from hopngo_ops.record.timeline import read_events
 from hopngo_ops.runbook import Runbook
 from hopngo_ops.runner import run_notebook
 

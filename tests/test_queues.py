@@ -15,11 +15,11 @@ import pytest
 from hopngo_ops import Runbook
 from hopngo_ops.actions import move_to_dead_letter, purge_queue
 from hopngo_ops.actions.rabbitmq import PurgeQueue
-from hopngo_ops.actions.timeline import read_events
 from hopngo_ops.checks import queues
 from hopngo_ops.errors import InvalidName
 from hopngo_ops.rabbitmq.management import vhost_name
-from hopngo_ops.runbook import HEADLESS_ENV
+from hopngo_ops.record.protocol import HEADLESS_ENV
+from hopngo_ops.record.timeline import read_events
 from hopngo_ops.sandbox.amqp_setup import connection_parameters
 from hopngo_ops.sandbox.scenarios import get_scenario
 

@@ -49,7 +49,7 @@ NOTEBOOKS = {
     # Everything a careless notebook could do with a secret it can reach.
     "leaky": [
         "import os\n"
-        "from hopngo_ops.actions.timeline import append_event\n"
+        "from hopngo_ops.record.timeline import append_event\n"
         "from hopngo_ops.record import incident_dir, records_root\n"
         "secret = os.environ['RECORDS_TEST_PG']",
         "print('env secret:', secret, 'parameter:', api_token)",

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from hopngo_ops.actions.base import Action, Plan, Preview
 from hopngo_ops.actions.guards import Guardrails
-from hopngo_ops.actions.timeline import append_event
 from hopngo_ops.errors import GuardRefused, HopngoError
+from hopngo_ops.record.timeline import append_event
 
 VERIFY_TIMEOUT = 60.0
 

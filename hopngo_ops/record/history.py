@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from hopngo_ops.actions.timeline import read_events
 from hopngo_ops.record.ids import existing_incident_dir
 from hopngo_ops.record.manifest import RUNNING, run_entries
+from hopngo_ops.record.timeline import read_events
 
 REPORT_NOTEBOOKS = frozenset({"post_incident"})
 ROOT_CAUSE_SEVERITIES = ("critical", "warning")

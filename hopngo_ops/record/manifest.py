@@ -11,11 +11,11 @@ import json
 import subprocess
 from pathlib import Path
 
-from hopngo_ops.actions.timeline import read_events
 from hopngo_ops.findings import SEVERITIES
 from hopngo_ops.record.files import MANIFEST, file_hashes, write_atomically
 from hopngo_ops.record.ids import RecordError
 from hopngo_ops.record.redact import Redactor
+from hopngo_ops.record.timeline import read_events
 
 MANIFEST_FORMAT = 1
 # Ordered from best to worst: an incident is as bad as its worst run.
