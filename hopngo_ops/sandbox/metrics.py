@@ -19,6 +19,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import NamedTuple
 
+from hopngo_ops.sandbox import scenarios
 from hopngo_ops.sandbox.scenarios import (
     DATABASE,
     HISTORY_AHEAD_MINUTES,
@@ -40,15 +41,6 @@ HEAP_MAX = 768 * MiB
 NONHEAP_MAX = 256 * MiB
 HTTP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 STATEMENT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
-# Restart schedules, the same as the Kubernetes simulator's (kubesim.seed), so Prometheus'
-# restart counts match what kubectl shows. A crash-looping JVM dies this long after starting,
-# and the kubelet waits before the next start: doubling from 10 s, capped at 5 min.
-CRASH_RUN_SECONDS = 15
-BACKOFF_SECONDS = (10, 20, 40, 80, 160, 300)
-CRASH_STAGGER_SECONDS = 7
-# OOM kills spread evenly over the incident up to the sandbox's start, staggered per pod.
-OOM_RESTARTS = 3
-OOM_STAGGER_SECONDS = 20
 # The gateway forwards to the other services; it answers 5xx for routes to a down one.
 GATEWAY = "gateway"
 
@@ -413,19 +405,10 @@ class World:
         """When the pod's container restarted (or will, within the history), in order."""
         s, tl = self.scenario, self.timeline
         if service in s.down_services:
-            times, start = [], tl.incident_start + CRASH_STAGGER_SECONDS * index
-            while start + CRASH_RUN_SECONDS <= tl.times[-1]:
-                times.append(start + CRASH_RUN_SECONDS)
-                start += (
-                    CRASH_RUN_SECONDS + BACKOFF_SECONDS[min(len(times), len(BACKOFF_SECONDS)) - 1]
-                )
-            return times
+            runs = scenarios.crash_runs(tl.incident_start, index, tl.times[-1])
+            return [end for _, end in runs]
         if service in s.oom_services:
-            spacing = tl.incident_seconds / (OOM_RESTARTS + 1)
-            return [
-                tl.incident_start + spacing * (k + 1) + OOM_STAGGER_SECONDS * index
-                for k in range(OOM_RESTARTS)
-            ]
+            return scenarios.oom_kills(tl.incident_start, tl.started_at, index)
         return []
 
     def _memory(
@@ -446,7 +429,7 @@ class World:
 
         elif service in s.oom_services:
             # Saw-tooth: fills towards the limit until the kernel kills it, then starts over.
-            spacing = tl.incident_seconds / (OOM_RESTARTS + 1)
+            spacing = tl.incident_seconds / (scenarios.OOM_RESTARTS + 1)
 
             def incident(t: float) -> float:
                 since = max([tl.incident_start, *(r for r in restarted if r <= t)])

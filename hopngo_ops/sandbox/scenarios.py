@@ -191,3 +191,33 @@ _POD_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 def _suffix(key: str) -> str:
     digest = hashlib.sha256(key.encode()).digest()
     return "".join(_POD_ALPHABET[b % len(_POD_ALPHABET)] for b in digest[:5])
+
+
+# Restart schedules, shared by the Kubernetes simulator and the metric history so that
+# Prometheus' restart counts match what kubectl shows. A crash-looping JVM dies this long
+# after starting; the kubelet waits before the next start, doubling from 10 s to 5 min.
+CRASH_RUN_SECONDS = 15
+RESTART_BACKOFF_SECONDS = (10, 20, 40, 80, 160, 300)
+# A deployment's pods do not crash in lockstep: each starts this much after the previous.
+CRASH_STAGGER_SECONDS = 7
+OOM_RESTARTS = 3
+OOM_STAGGER_SECONDS = 20
+
+
+def crash_runs(incident_start: float, pod_index: int, until: float) -> list[tuple[float, float]]:
+    """The (start, end) of each run of a crash-looping pod's container until `until`."""
+    runs, start = [], incident_start + CRASH_STAGGER_SECONDS * pod_index
+    while start + CRASH_RUN_SECONDS <= until:
+        runs.append((start, start + CRASH_RUN_SECONDS))
+        backoff = RESTART_BACKOFF_SECONDS[min(len(runs), len(RESTART_BACKOFF_SECONDS)) - 1]
+        start += CRASH_RUN_SECONDS + backoff
+    return runs
+
+
+def oom_kills(incident_start: float, started_at: float, pod_index: int) -> list[float]:
+    """When an OOM-killed pod's container was killed: spread over the incident so far."""
+    spacing = (started_at - incident_start) / (OOM_RESTARTS + 1)
+    return [
+        incident_start + spacing * (k + 1) + OOM_STAGGER_SECONDS * pod_index
+        for k in range(OOM_RESTARTS)
+    ]

@@ -17,7 +17,7 @@ import pytest
 from prometheus_api_client import PrometheusConnect
 
 from hopngo_ops.errors import MissingBinary, SandboxError
-from hopngo_ops.sandbox import metrics, procs, prometheus
+from hopngo_ops.sandbox import metrics, procs, prometheus, scenarios
 from hopngo_ops.sandbox.context import SandboxContext
 from hopngo_ops.sandbox.scenarios import (
     HISTORY_AHEAD_MINUTES,
@@ -182,7 +182,7 @@ def test_jvm_memory_heap_is_full_and_pods_were_oom_killed(prom):
     assert [round(heap[pod]) for pod in market] == [97] * len(market)
     assert max(v for pod, v in heap.items() if pod not in market) < 65
     restarts = p.by("kube_pod_container_restart_total", "pod")
-    assert {pod: restarts[pod] for pod in market} == dict.fromkeys(market, metrics.OOM_RESTARTS)
+    assert {pod: restarts[pod] for pod in market} == dict.fromkeys(market, scenarios.OOM_RESTARTS)
     memory = p.by('container_memory_usage_bytes{pod=~"market-service.*"}', "pod")
     assert min(memory.values()) > 0.8 * metrics.CONTAINER_MEMORY_LIMIT
     # A saw-tooth: each pod touched the limit before a kill, and started over after it.

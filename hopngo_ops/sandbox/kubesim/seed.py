@@ -36,11 +36,6 @@ IMAGE_TAG = "1.4.2"
 JAVA_OPTS = "-Xmx1g -Xms512m"
 HTTP_PORT = 8080
 HOUR, DAY = 3600, 86400
-# A crash-looping JVM runs this long before the pool error kills it.
-CRASH_RUN_SECONDS = 15
-# The kubelet's restart back-off: doubling from 10 s, capped at 5 min.
-BACKOFF_SECONDS = (10, 20, 40, 80, 160, 300)
-OOM_RESTARTS = 3
 DB_SERVICES = ("booking-service", "market-service", "auth-service", "consumer-service")
 STATEFULSET_SPECS = {
     "postgres": ("postgres:15.6", (("postgresql", 5432),), "2Gi"),
@@ -62,15 +57,6 @@ SECRET_KEYS = {
     "jwt-secret": ("signing-key",),
     "external-api-keys": ("payments-api-key", "maps-api-key"),
 }
-
-
-def crash_runs(first_start: float, until: float) -> list[tuple[float, float]]:
-    """The (start, end) of each run of a crash-looping container from `first_start` on."""
-    runs, start = [], first_start
-    while start + CRASH_RUN_SECONDS <= until:
-        runs.append((start, start + CRASH_RUN_SECONDS))
-        start += CRASH_RUN_SECONDS + BACKOFF_SECONDS[min(len(runs) - 1, len(BACKOFF_SECONDS) - 1)]
-    return runs
 
 
 def container_template(name: str, image: str, ports: tuple, memory: str, env: list[dict]) -> dict:
@@ -299,7 +285,7 @@ def _history(
 ) -> ContainerHistory:
     incident = started_at - scenario.incident_minutes_ago * 60
     if service in scenario.down_services:
-        runs = crash_runs(incident + 7 * index, started_at)
+        runs = scenarios.crash_runs(incident, index, started_at)
         last_start, last_end = runs[-1]
         return ContainerHistory(
             restarts=len(runs),
@@ -311,10 +297,9 @@ def _history(
             last_finished=last_end,
         )
     if service in scenario.oom_services:
-        spacing = (started_at - incident) / (OOM_RESTARTS + 1)
-        kills = [incident + spacing * (k + 1) + 20 * index for k in range(OOM_RESTARTS)]
+        kills = scenarios.oom_kills(incident, started_at, index)
         return ContainerHistory(
-            restarts=OOM_RESTARTS,
+            restarts=len(kills),
             last_reason="OOMKilled",
             last_exit_code=137,
             last_started=kills[-2] + 10,
