@@ -60,9 +60,8 @@ def queue_overview(rb: Runbook) -> Step:
         )
         for queue, rows in disagreements(compared).groupby("queue", sort=True)
     ]
-    note = (
-        "Management API: GET /api/queues/<vhost> (statistics every few seconds). "
-        f"{promql_note(sources['prometheus'])}. Prometheus has no unacked or publish-rate query."
+    note = "Management API: GET /api/queues/<vhost> (statistics every few seconds). " + promql_note(
+        sources["prometheus"]
     )
     return Step(table=side_by_side(compared), findings=findings, note=note)
 

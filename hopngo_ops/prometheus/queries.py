@@ -246,6 +246,20 @@ _TEMPLATES = (
         labels=("queue",),
     ),
     QueryTemplate(
+        "queue_messages_unacked",
+        "4. Queue Lag",
+        "Messages delivered but not yet acknowledged per queue.",
+        "sum by (queue) (rabbitmq_queue_messages_unacked)",
+        labels=("queue",),
+    ),
+    QueryTemplate(
+        "queue_publish_rate",
+        "4. Queue Lag",
+        "Messages published per second per queue.",
+        "sum by (queue) (rate(rabbitmq_queue_messages_published_total[$rate_window]))",
+        labels=("queue",),
+    ),
+    QueryTemplate(
         "queue_consumers",
         "4. Queue Lag",
         "Consumers per queue.",

@@ -18,7 +18,9 @@ METRICS = ("ready", "unacked", "consumers", "publish_rate", "deliver_rate", "uti
 # unacked messages or the publish rate yet: those columns stay empty on its side.
 PROMETHEUS_TEMPLATES = {
     "ready": "queue_messages_ready",
+    "unacked": "queue_messages_unacked",
     "consumers": "queue_consumers",
+    "publish_rate": "queue_publish_rate",
     "deliver_rate": "queue_delivery_rate",
     "utilisation": "queue_consumer_utilisation",
 }
