@@ -36,6 +36,8 @@ def test_finds_the_lagging_queue_and_without_apply_changes_nothing(sandbox, tmp_
     assert [f["check"] for f in critical] == ["lagging_queues"]
     assert "booking.events: 1500 messages ready" in critical[0]["message"]
     assert "1 consumer(s)" in critical[0]["message"]
+    slow = [f for f in record["findings"] if "processing took seconds" in f["message"]]
+    assert slow and slow[0]["severity"] == "warning"
     assert {a["action"]: a["result"] for a in record["actions"]} == {
         "move_to_dead_letter": "previewed",
         "purge_queue": "previewed",

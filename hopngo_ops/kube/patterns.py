@@ -45,6 +45,12 @@ PATTERN_SETS: dict[str, PatternSet] = {
             (_p("connection pool exhausted", r"connection pool exhausted", "critical"),),
         ),
         PatternSet(
+            "slow_consumer",
+            'grep -E "processing took [0-9]{4,}ms"',
+            # A message that takes seconds: the consumer, not the broker, is the bottleneck.
+            (_p("processing took seconds", r"processing took \d{4,}ms", "warning"),),
+        ),
+        PatternSet(
             "heap",
             'grep -i "outofmemory\\|heap"',
             (
