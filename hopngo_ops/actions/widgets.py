@@ -16,6 +16,9 @@ def confirm_box(report) -> widgets.Widget:
     sure.observe(lambda change: setattr(button, "disabled", not change["new"]), names="value")
 
     def on_click(_):
+        # A disabled button is only greyed out by the frontend: check the acknowledgement here.
+        if not sure.value:
+            return
         button.disabled = sure.disabled = True
         with output:
             display(HTML(report.apply_later(typed.value or None)._repr_html_()))
