@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from hopngo_ops import sandbox as sandbox_manager
+from hopngo_ops.errors import SandboxError
 
 DEFAULT_SCENARIO = "healthy"
 
@@ -29,7 +30,10 @@ def _scenario_of(item: pytest.Item) -> str:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Stable sort: within a scenario, tests keep their file order.
     order = {name: i for i, name in enumerate(sandbox_manager.SCENARIOS)}
-    uses_sandbox = [i for i in items if "sandbox" in getattr(i, "fixturenames", ())]
+    # Tests that take the pool itself (to restart a scenario) are ordered the same way.
+    uses_sandbox = [
+        i for i in items if {"sandbox", "sandbox_pool"} & set(getattr(i, "fixturenames", ()))
+    ]
     others = [i for i in items if i not in uses_sandbox]
     items[:] = others + sorted(
         uses_sandbox,
@@ -43,13 +47,23 @@ class SandboxPool:
     def __init__(self, root: Path):
         self.root = root
         self.current: tuple[str, Path] | None = None
+        # A scenario whose sandbox failed to start fails its other tests at once.
+        self.failed: dict[str, str] = {}
 
     def get(self, scenario: str, *, fresh: bool = False) -> dict:
+        if scenario in self.failed:
+            pytest.fail(f"the {scenario} sandbox failed to start: {self.failed[scenario]}")
         if self.current and (self.current[0] != scenario or fresh):
             self.stop()
+        if self.current and sandbox_manager.read_status(self.current[1])["state"] != "up":
+            self.stop()  # a server died under the previous test: start afresh
         if self.current is None:
             state_dir = self.root / f"{scenario}-{len(list(self.root.iterdir()))}"
-            status, _ = sandbox_manager.up(scenario, state_dir)
+            try:
+                status, _ = sandbox_manager.up(scenario, state_dir)
+            except SandboxError as err:
+                self.failed[scenario] = str(err)
+                raise
             self.current = (scenario, state_dir)
             # The `sandbox` profile (and kernels papermill starts) find it through this.
             os.environ["HOPNGO_SANDBOX_DIR"] = str(state_dir)

@@ -35,6 +35,13 @@ class SandboxContext:
             if self.on_track:
                 self.on_track(list(self.procs))
 
+    def untrack(self, proc: Proc) -> None:
+        """Forget a process that has exited (a retried start): its pid may be reused."""
+        with self._lock:
+            self.procs.remove(proc)
+            if self.on_track:
+                self.on_track(list(self.procs))
+
     @property
     def incident_start(self) -> float:
         return self.started_at - self.scenario.incident_minutes_ago * 60

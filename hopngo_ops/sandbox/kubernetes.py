@@ -69,7 +69,7 @@ def start(ctx: SandboxContext) -> dict:
     # The simulator imports hopngo_ops from this checkout, installed or not.
     pythonpath = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     pid = procs.spawn(argv, log=log, env={"PYTHONPATH": pythonpath})
-    ctx.track(procs.Proc("kubesim", pid, log=str(log)))
+    ctx.track(procs.Proc(COMPONENT, pid, log=str(log)))
     procs.wait_until(
         lambda: _ready(url, cert),
         component=COMPONENT,

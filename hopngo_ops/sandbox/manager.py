@@ -74,8 +74,10 @@ def up(scenario_name: str, state_dir: Path | None = None) -> tuple[dict, bool]:
     try:
         fields = _start_components(ctx)
     except BaseException:
-        _stop_procs([p.to_json() for p in ctx.procs])
-        _write_status(state_dir, {**base, "state": "failed"}, [])
+        started = [p.to_json() for p in ctx.procs]
+        _stop_procs(started)
+        # What was started and is now stopped: no live pid is left in the status.
+        _write_status(state_dir, {**base, "state": "failed", "stopped": started}, [])
         raise
     status = {**base, **fields, "state": "up", "ready_seconds": time.time() - base["started_at"]}
     _write_status(state_dir, status, ctx.procs)
@@ -106,14 +108,15 @@ def _start_components(ctx: SandboxContext) -> dict:
             except HopngoError as err:
                 errors.append(err)
             except Exception as err:  # noqa: BLE001 - any server's failure is reported by name
-                logs = [p.log for p in ctx.procs if p.name.startswith(name) and p.log]
-                errors.append(
-                    SandboxError(
-                        f"failed to start: {type(err).__name__}: {err}",
-                        component=name,
-                        log=logs[0] if logs else None,
-                    )
+                # Each component's main process carries the component's name.
+                logs = [p.log for p in ctx.procs if p.name == name and p.log]
+                error = SandboxError(
+                    f"failed to start: {type(err).__name__}: {err}",
+                    component=name,
+                    log=logs[0] if logs else None,
                 )
+                error.__cause__ = err
+                errors.append(error)
     if errors:
         raise errors[0]
     return fields

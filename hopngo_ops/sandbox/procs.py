@@ -129,7 +129,12 @@ def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None
     while pid_alive(pid):
         if time.monotonic() > deadline:
             try:
-                os.kill(pid, signal.SIGKILL)
+                # Spawned as a session leader: its group holds the children a script started
+                # (RabbitMQ's beam.smp), which must not outlive it.
+                if os.getpgid(pid) == pid:
+                    os.killpg(pid, signal.SIGKILL)
+                else:
+                    os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 return
             deadline = time.monotonic() + 5

@@ -60,7 +60,8 @@ def serve(ctx: SandboxContext, prometheus: str, config: Path, data: Path, *, log
         f"--web.listen-address=127.0.0.1:{port}",
     ]
     pid = procs.spawn(argv, log=log)
-    ctx.track(Proc(COMPONENT, pid, log=str(log)))
+    proc = Proc(COMPONENT, pid, log=str(log))
+    ctx.track(proc)
     url = f"http://127.0.0.1:{port}"
     try:
         procs.wait_until(
@@ -73,6 +74,8 @@ def serve(ctx: SandboxContext, prometheus: str, config: Path, data: Path, *, log
         )
     except SandboxError as err:
         if _port_was_taken(log, log_offset):
+            # It exited: the next attempt's process is the one to stop later.
+            ctx.untrack(proc)
             raise PortTaken(f"port {port} was taken", component=COMPONENT, log=str(log)) from err
         raise
     return url

@@ -49,6 +49,15 @@ def start(ctx: SandboxContext) -> dict:
     epmd_log = home / "log" / "epmd.log"
     epmd_pid = spawn([epmd, "-port", str(ports["epmd"]), "-address", HOST], log=epmd_log)
     ctx.track(Proc("rabbitmq-epmd", epmd_pid, log=str(epmd_log)))
+    # The node registers with our epmd as it boots (it starts none of its own).
+    wait_until(
+        lambda: port_open(ports["epmd"]),
+        component=COMPONENT,
+        what="epmd listening",
+        timeout=START_TIMEOUT,
+        log=epmd_log,
+        pid=epmd_pid,
+    )
     log = home / "log" / "server.log"
     # The script traps SIGTERM and stops the node gracefully (rabbit's own SIGTERM handler).
     pid = spawn([server], log=log, env=env, cwd=home)
@@ -126,7 +135,8 @@ def _management_answers(url: str) -> bool:
     # guest may log in from loopback only, which is where we are.
     try:
         return requests.get(f"{url}/api/overview", auth=("guest", "guest"), timeout=2).ok
-    except requests.ConnectionError:
+    except requests.RequestException:
+        # Refused, or accepted but too slow while the node boots: not ready yet.
         return False
 
 
