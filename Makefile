@@ -8,10 +8,11 @@ SOURCES := hopngo_ops tests bench
 
 .PHONY: setup system-packages test lint demo bench clean
 
-setup: $(STAMP) system-packages
+setup: system-packages $(STAMP)
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+# The system packages come first: python3-venv is among them on a bare Debian.
+$(STAMP): pyproject.toml | system-packages
+	test -x $(BIN)/pip || $(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
@@ -33,4 +34,4 @@ bench: setup
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .sandbox .sandbox-demo
+	rm -rf $(VENV) .sandbox

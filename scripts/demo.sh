@@ -3,9 +3,12 @@
 # headlessly, its findings and the record's path printed, the sandbox stopped again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export HOPNGO_SANDBOX_DIR="$PWD/.sandbox-demo"
+# A fresh folder the postgres user can reach, wherever the checkout is (even under /root).
+state_root=$(mktemp -d)
+chmod 711 "$state_root"
+export HOPNGO_SANDBOX_DIR="$state_root/sandbox"
 cli=.venv/bin/hopngo-ops
-trap '$cli sandbox down' EXIT
+trap '$cli sandbox down; rm -rf "$state_root"' EXIT
 $cli sandbox up --scenario service_down
 output=$($cli run service_down -p service booking-service --profile sandbox)
 echo "$output"

@@ -4,6 +4,9 @@
 set -euo pipefail
 
 missing=()
+python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
+command -v openssl >/dev/null || missing+=(openssl)   # the Kubernetes simulator's certificate
+command -v pgrep >/dev/null || missing+=(procps)
 command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql-15 postgresql-contrib-15)
