@@ -92,7 +92,7 @@ def load_targets(profile: str = SANDBOX_PROFILE) -> Targets:
     for field in _FIELDS:
         if (override := os.environ.get(f"HOPNGO_{field.upper()}")) is not None:
             values[field] = override
-    values["production"] = values.get("production") in (True, "true", "1", "yes")
+    values["production"] = _flag(profile, "production", values.get("production", False))
     for field in _PATH_FIELDS & set(values):
         values[field] = os.path.expanduser(values[field])
     names.namespace_name(values.get("namespace", "hopngo"))
@@ -134,6 +134,18 @@ def _profile_values(profile: str) -> dict:
             f"known keys: {', '.join(sorted(_FIELDS))}"
         )
     return values
+
+
+def _flag(profile: str, field: str, value: object) -> bool:
+    """A yes/no field; anything unclear is an error (an unclear `production` must not pass)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ProfileError(f"profile {profile!r}: {field} must be true or false, got {value!r}")
 
 
 def _secret_from_env(variable: str) -> str:

@@ -23,7 +23,7 @@ from hopngo_ops.actions.guards import Guardrails
 from hopngo_ops.config import ProfileError, Targets, load_targets
 from hopngo_ops.errors import BackendUnavailable
 from hopngo_ops.findings import SEVERITIES, Finding, worst_severity
-from hopngo_ops.record.protocol import HEADLESS_ENV, RECORD_MIMETYPE
+from hopngo_ops.record.protocol import ALLOCATED_INCIDENT_ENV, HEADLESS_ENV, RECORD_MIMETYPE
 from hopngo_ops.step import Step
 
 
@@ -39,6 +39,8 @@ class Runbook:
     apply: tuple[str, ...] = ()
     # The alert that started the run, if any: destructive actions re-check it first.
     alert: str = ""
+    # The incident id was allocated by the tool (a folder for the record), not declared.
+    incident_allocated: bool = False
     steps: list[Step] = field(default_factory=list)
     actions: list = field(default_factory=list)
 
@@ -68,6 +70,8 @@ class Runbook:
             incident_id=incident_id,
             apply=tuple(apply),
             alert=alert,
+            incident_allocated=bool(incident_id)
+            and incident_id == os.environ.get(ALLOCATED_INCIDENT_ENV),
         )
 
     @property
@@ -79,7 +83,8 @@ class Runbook:
         return Guardrails(
             namespace=self.namespace,
             production=self.targets.production,
-            incident_id=self.incident_id,
+            # Only an incident someone declared counts for production's rule.
+            incident_id="" if self.incident_allocated else self.incident_id,
         )
 
     def incident_folder(self):
@@ -88,6 +93,7 @@ class Runbook:
 
         if not self.incident_id:
             self.incident_id = allocate_incident(records_root())
+            self.incident_allocated = True
         return incident_dir(records_root(), self.incident_id)
 
     def alert_still_firing(self) -> bool:

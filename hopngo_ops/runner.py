@@ -25,7 +25,7 @@ from hopngo_ops.notebooks import coerce_parameters, notebook_path, notebooks_dir
 from hopngo_ops.record import allocate_incident, claim_record_path, incident_dir, records_root
 from hopngo_ops.record.files import folder_lock, write_atomically
 from hopngo_ops.record.manifest import build_manifest, runbook_commit, write_manifest
-from hopngo_ops.record.protocol import HEADLESS_ENV, RECORD_MIMETYPE
+from hopngo_ops.record.protocol import ALLOCATED_INCIDENT_ENV, HEADLESS_ENV, RECORD_MIMETYPE
 from hopngo_ops.record.redact import Redactor
 from hopngo_ops.record.render import notebook_html
 from hopngo_ops.record.secret_values import RECORD_PROFILE_ENV, run_redactor
@@ -72,7 +72,8 @@ def run_notebook(
     if profile is not None:
         given["profile"] = profile
     root = output_root or records_root()
-    incident_id = str(incident_id or given.get("incident_id") or allocate_incident(root))
+    declared = incident_id or given.get("incident_id")
+    incident_id = str(declared or allocate_incident(root))
     given["incident_id"] = incident_id
     folder = incident_dir(root, incident_id)
     output = claim_record_path(folder, name)
@@ -91,6 +92,8 @@ def run_notebook(
             kernel_env = {HEADLESS_ENV: "1", "HOPNGO_INCIDENTS_DIR": str(root)}
             if run_profile:
                 kernel_env[RECORD_PROFILE_ENV] = run_profile
+            if not declared:
+                kernel_env[ALLOCATED_INCIDENT_ENV] = incident_id
             with _environment(kernel_env):
                 error = _execute(source, executed, typed)
         except HopngoError as err:

@@ -3,6 +3,7 @@ freshness re-check before a destructive action, and the JupyterLab confirmation 
 
 from __future__ import annotations
 
+import nbformat
 import pytest
 from kubernetes import client, config
 
@@ -11,6 +12,7 @@ from hopngo_ops.actions.widgets import confirm_box
 from hopngo_ops.record.protocol import HEADLESS_ENV
 from hopngo_ops.record.timeline import read_events
 from hopngo_ops.runbook import Runbook
+from hopngo_ops.runner import run_notebook
 
 INCIDENT = "INC-2026-0102-001"
 
@@ -107,3 +109,36 @@ def test_the_button_applies_the_shown_preview_after_confirmation(sandbox, record
     )
     assert [e["result"] for e in timeline(records)] == ["previewed", "applied"]
     assert {e["mode"] for e in timeline(records)} == {"interactive"}
+
+
+@pytest.mark.scenario("healthy")
+def test_production_needs_a_declared_incident_even_after_one_was_opened(
+    sandbox, records, monkeypatch
+):
+    monkeypatch.setenv("HOPNGO_PRODUCTION", "true")
+    monkeypatch.delenv(HEADLESS_ENV, raising=False)
+    apps = client.AppsV1Api(config.new_client_from_config(sandbox["kubeconfig"]))
+    replicas = apps.read_namespaced_deployment("gateway", "hopngo").spec.replicas
+    rb = Runbook.open("service_down", service="gateway")
+    first = actions.scale(rb, replicas=replicas + 1)
+    # Auditing the refusal opened an incident folder; that is not a declared incident.
+    second = actions.scale(rb, replicas=replicas + 1)
+    assert [first.result, second.result] == ["refused", "refused"]
+    assert "incident id is required" in second.message
+    assert apps.read_namespaced_deployment("gateway", "hopngo").spec.replicas == replicas
+
+
+@pytest.mark.mutates
+@pytest.mark.scenario("healthy")
+def test_a_headless_production_run_without_incident_applies_nothing(sandbox, records, monkeypatch):
+    monkeypatch.setenv("HOPNGO_PRODUCTION", "true")
+    apps = client.AppsV1Api(config.new_client_from_config(sandbox["kubeconfig"]))
+    generation = apps.read_namespaced_deployment("gateway", "hopngo").metadata.generation
+    result = run_notebook(
+        "service_down", {"service": "gateway", "apply": ["rollout_restart"]}, output_root=records
+    )
+    assert result.ok, result.error
+    meta = nbformat.read(result.path, as_version=4).metadata["hopngo"]
+    restart = [a for a in meta["actions"] if a["action"] == "rollout_restart"]
+    assert [a["result"] for a in restart] == ["refused"]
+    assert apps.read_namespaced_deployment("gateway", "hopngo").metadata.generation == generation

@@ -71,3 +71,17 @@ def test_invalid_namespace_in_a_profile(profiles):
     (profiles / "bad.yaml").write_text('namespace: "hopngo\\"} or"\n')
     with pytest.raises(ValueError, match="invalid namespace"):
         load_targets("bad")
+
+
+@pytest.mark.parametrize(("value", "production"), [("True", True), ("YES", True), ("off", False)])
+def test_production_flag_is_read_case_insensitively(profiles, monkeypatch, value, production):
+    (profiles / "p.yaml").write_text("namespace: hopngo\n")
+    monkeypatch.setenv("HOPNGO_PRODUCTION", value)
+    assert load_targets("p").production is production
+
+
+def test_an_unclear_production_flag_is_refused(profiles, monkeypatch):
+    (profiles / "p.yaml").write_text("namespace: hopngo\n")
+    monkeypatch.setenv("HOPNGO_PRODUCTION", "prod")
+    with pytest.raises(ProfileError, match="production must be true or false"):
+        load_targets("p")
