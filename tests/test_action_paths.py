@@ -142,3 +142,16 @@ def test_a_headless_production_run_without_incident_applies_nothing(sandbox, rec
     restart = [a for a in meta["actions"] if a["action"] == "rollout_restart"]
     assert [a["result"] for a in restart] == ["refused"]
     assert apps.read_namespaced_deployment("gateway", "hopngo").metadata.generation == generation
+
+
+@pytest.mark.mutates
+@pytest.mark.scenario("healthy")
+def test_a_preview_applies_once_however_often_the_button_is_clicked(sandbox, records, monkeypatch):
+    monkeypatch.delenv(HEADLESS_ENV, raising=False)
+    apps = client.AppsV1Api(config.new_client_from_config(sandbox["kubeconfig"]))
+    replicas = apps.read_namespaced_deployment("auth-service", "hopngo").spec.replicas
+    rb = Runbook.open("service_down", service="auth-service", incident_id=INCIDENT)
+    shown = actions.scale(rb, replicas=replicas + 1)
+    first, second = shown.apply_later(None), shown.apply_later(None)
+    assert first is second and first.result == "applied"
+    assert [e["result"] for e in timeline(records)] == ["previewed", "applied"]

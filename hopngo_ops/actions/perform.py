@@ -77,8 +77,8 @@ def perform(rb, action: Action, *, confirmation: str | None = None) -> ActionRep
         )
         report = _audit(rb, ActionReport(plan, "previewed", f"nothing changed; {how}", preview))
         if not rb.headless:
-            report.apply_later = lambda typed: apply_previewed(
-                rb, action, plan, preview, confirmation=typed
+            report.apply_later = _once(
+                lambda typed: apply_previewed(rb, action, plan, preview, confirmation=typed)
             )
         return report
     return apply_previewed(rb, action, plan, preview, confirmation=confirmation)
@@ -88,30 +88,54 @@ def apply_previewed(
     rb, action: Action, plan: Plan, preview: Preview, *, confirmation: str | None
 ) -> ActionReport:
     """Apply what was previewed, verify it, and audit the outcome whatever it is."""
+    if report := _refusal_before_apply(rb, action, plan, preview, confirmation):
+        return report
     try:
-        if (expected := action.expected_confirmation()) is not None:
-            Guardrails.check_confirmation(plan.action, expected, confirmation)
-        if action.destructive and rb.alert and not rb.alert_still_firing():
-            return _audit(
-                rb,
-                ActionReport(
-                    plan,
-                    "skipped",
-                    f"alert {rb.alert} has resolved since the run started; nothing was changed",
-                    preview,
-                ),
-            )
         after = action.apply(preview)
-    except GuardRefused as err:
-        return _audit(rb, ActionReport(plan, "refused", str(err), preview))
     except HopngoError as err:
-        return _audit(rb, ActionReport(plan, "failed", f"apply failed: {err}", preview))
+        # A server may refuse part-way (a 403 on the third pod): never "nothing was changed".
+        message = f"apply failed, check what it changed before retrying: {err}"
+        return _audit(rb, ActionReport(plan, "failed", message, preview))
     try:
         verified = action.verify(preview, timeout=VERIFY_TIMEOUT)
     except HopngoError as err:
         report = ActionReport(plan, "failed", f"applied, but verification failed: {err}", preview)
         return _audit(rb, report, after=after)
+    except Exception as err:
+        # The change is made: audit it before the unexpected error reaches the notebook.
+        crashed = f"applied, but verification crashed: {type(err).__name__}: {err}"
+        _audit(rb, ActionReport(plan, "failed", crashed, preview), after=after)
+        raise
     return _audit(rb, ActionReport(plan, "applied", verified, preview), after=after)
+
+
+def _refusal_before_apply(rb, action, plan, preview, confirmation) -> ActionReport | None:
+    """The audited report of why the action must not apply now; None when it may."""
+    try:
+        if (expected := action.expected_confirmation()) is not None:
+            Guardrails.check_confirmation(plan.action, expected, confirmation)
+        if action.destructive and rb.alert and not rb.alert_still_firing():
+            message = f"alert {rb.alert} has resolved since the run started; nothing was changed"
+            return _audit(rb, ActionReport(plan, "skipped", message, preview))
+    except GuardRefused as err:
+        return _audit(rb, ActionReport(plan, "refused", str(err), preview))
+    except HopngoError as err:
+        message = f"could not check it may apply, nothing was changed: {err}"
+        return _audit(rb, ActionReport(plan, "failed", message, preview))
+    return None
+
+
+def _once(apply: Callable[[str | None], ActionReport]) -> Callable[[str | None], ActionReport]:
+    """A preview applies at most once: a second click gets the first outcome back (a refusal,
+    such as a mistyped confirmation, changed nothing and may be retried)."""
+    outcome: list[ActionReport] = []
+
+    def apply_once(typed: str | None) -> ActionReport:
+        if not outcome or outcome[0].result == "refused":
+            outcome[:] = [apply(typed)]
+        return outcome[0]
+
+    return apply_once
 
 
 def _audit(rb, report: ActionReport, *, after=None) -> ActionReport:
