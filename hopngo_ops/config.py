@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import yaml
+from psycopg.conninfo import make_conninfo
 
 from hopngo_ops import names
 from hopngo_ops.errors import HopngoError, NotFound
@@ -56,16 +57,22 @@ class Targets:
     def postgres_conninfo(self) -> str:
         """The DSN with its password reference resolved only now, for the connection."""
         dsn = self.require("postgres_dsn")
+        # make_conninfo quotes values and accepts URL-form DSNs as well as key=value ones.
         if self.postgres_passfile:
-            return f"{dsn} passfile={self.postgres_passfile}"
+            return make_conninfo(dsn, passfile=self.postgres_passfile)
         if self.postgres_password_env:
-            return f"{dsn} password={_secret_from_env(self.postgres_password_env)}"
+            return make_conninfo(dsn, password=_secret_from_env(self.postgres_password_env))
         return dsn
 
     def rabbitmq_credentials(self) -> tuple[str, str]:
         user = self.require("rabbitmq_user")
         if self.rabbitmq_password_file:
-            return user, Path(self.rabbitmq_password_file).read_text().strip()
+            try:
+                return user, Path(self.rabbitmq_password_file).read_text().strip()
+            except OSError as err:
+                raise ProfileError(
+                    f"cannot read the RabbitMQ password file {self.rabbitmq_password_file}: {err}"
+                ) from err
         if self.rabbitmq_password_env:
             return user, _secret_from_env(self.rabbitmq_password_env)
         raise ProfileError(

@@ -134,6 +134,8 @@ def _execute(source: Path, output: Path, parameters: dict) -> str | None:
         return f"the kernel died{_dying_cell(output)} (killed, or out of memory): {err}"
     except CellTimeoutError as err:
         return f"a cell timed out: {err}"
+    except Exception as err:  # noqa: BLE001 - a kernel that cannot start still leaves a record
+        return f"the notebook could not be executed: {type(err).__name__}: {err}"
     return None
 
 

@@ -149,8 +149,8 @@ def rollout_status(rb: Runbook, *, deployment: str | None = None) -> Step:
 def top_pods(
     rb: Runbook, *, service: str | None = None, warning_pct: float = USAGE_WARNING_PCT
 ) -> Step:
-    """Warning: a pod using `warning_pct`% or more of its CPU or memory limit."""
-    usage = rb.kube.top_pods(service)
+    """Warning: a pod of the service using `warning_pct`% or more of its CPU or memory limit."""
+    usage = rb.kube.top_pods(service or rb.service)
     findings = []
     for column, resource in (("cpu_pct_limit", "CPU"), ("memory_pct_limit", "memory")):
         high = usage[usage[column] >= warning_pct]

@@ -99,8 +99,9 @@ class QueryTemplate:
 
 
 # Every pod of a deployment is named "<service>-<replicaset hash>-<suffix>". The runbook's
-# `pod=~"service-name.*"` would also match another service sharing the prefix.
-_POD = 'pod=~"$service-.*"'
+# `pod=~"service-name.*"` would also match another service sharing the prefix ("booking" and
+# "booking-service"): the two dash-free parts after the name rule that out.
+_POD = 'pod=~"$service-[a-z0-9]+-[a-z0-9]+"'
 
 
 def _error_ratio(by: str, matcher: str = "") -> str:
