@@ -250,6 +250,9 @@ def test_bad_parameters_still_leave_a_record_without_the_secret(records: Path):
         "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9P",
         "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
         "JWT_SECRET rotated to 3q2+7w8Hk1LmN0pQrS5tUvWxYz9AbCdEfGhIjKlMnOpQrStUvWxYz0123456789+/==",
+        "-        - name: DB_PASSWORD\n-          value: hunter2xyz",
+        '{"env":[{"name":"DB_PASSWORD","value":"hunter2xyz"}]}',
+        "ALTER USER hopngo PASSWORD 'hunter2xyz'",
     ],
 )
 def test_secret_shapes_are_redacted(text):
@@ -272,6 +275,13 @@ def test_secret_shapes_are_redacted(text):
 )
 def test_ordinary_text_is_kept(text):
     assert Redactor().text(text) == text
+
+
+def test_a_secret_env_entry_is_redacted_in_data():
+    spec = {"env": [{"name": "DB_PASSWORD", "value": "hunter2xyz"}, {"name": "A", "value": "b"}]}
+    assert Redactor().data(spec) == {
+        "env": [{"name": "DB_PASSWORD", "value": REDACTED}, {"name": "A", "value": "b"}]
+    }
 
 
 def test_known_values_are_redacted_in_every_written_form():

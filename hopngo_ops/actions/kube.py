@@ -42,6 +42,7 @@ from hopngo_ops.errors import (
 from hopngo_ops.kube.client import ApiRefused
 from hopngo_ops.kube.rollout import REVISION_ANNOTATION, rollout_status
 from hopngo_ops.kube.selectors import selector_string
+from hopngo_ops.record.redact import Redactor
 
 # The runbook's values: JAVA_OPTS against latency (section 2) and heap exhaustion (section 6),
 # the memory limit for pods erroring at their limit (section 3).
@@ -604,11 +605,13 @@ def refusal(action: str, err: ApiRefused) -> HopngoError:
 
 
 def deployment_view(deployment: dict) -> dict:
-    """What a deployment change can change: its annotations and its spec."""
-    return {
+    """What a deployment change can change: its annotations and its spec, with the values of
+    secret-named env entries masked (a preview is shown, diffed and audited)."""
+    view = {
         "metadata": {"annotations": deployment["metadata"].get("annotations") or {}},
         "spec": deployment["spec"],
     }
+    return Redactor().data(view)
 
 
 def unified_diff(before: dict | list | str, after: dict | list | str, name: str) -> str:

@@ -142,7 +142,8 @@ class MoveToDeadLetter(Action):
             summary=f"would move {count} of {source.ready} ready message(s) from {self.queue} "
             f"to {dlq} ({target.ready} there now)",
             before={"source_ready": source.ready, "dead_letter_ready": target.ready},
-            payload={"dead_letter_queue": dlq},
+            # What was shown is the most that moves, however the queue grew since.
+            payload={"dead_letter_queue": dlq, "count": count},
         )
 
     def apply(self, preview: Preview) -> dict:
@@ -150,7 +151,7 @@ class MoveToDeadLetter(Action):
         with self.rmq.channel() as ch:
             source_before = amqp.depth(ch, self.queue).ready
             dlq_before = amqp.depth(ch, dlq).ready
-            count = _count(source_before, self.limit)
+            count = min(preview.payload["count"], source_before)
             moved = _move(ch, self.queue, dlq, count)
             # A synchronous round trip on the channel: the broker has processed every ack
             # sent before it, so no moved message can be delivered again.

@@ -21,6 +21,18 @@ SECRET_SHAPES = [
         r"(?i)\b[\w-]*?(?:password|passwd|pwd|secret|token|api_?key|access_?key|secret_?key)"
         r"\b[\"']?\s*[=:]\s*[\"']?(?P<secret>[^\s\"'&;,}<]+)"
     ),
+    # A Kubernetes env entry in YAML (a deployment diff): the value under a secret name.
+    re.compile(
+        r"(?i)name:\s*[\w.-]*(?:password|passwd|secret|token|api_?key|credential)[\w.-]*\s*\n"
+        r"[+\- ]?\s*value:\s*[\"']?(?P<secret>[^\s\"']+)"
+    ),
+    # The same entry as JSON (kubectl's last-applied-configuration annotation).
+    re.compile(
+        r'(?i)"name"\s*:\s*"[^"]*(?:password|passwd|secret|token|api_?key|credential)[^"]*"'
+        r'\s*,\s*"value"\s*:\s*"(?P<secret>[^"]*)"'
+    ),
+    # SQL setting a password (a session's query in pg_stat_activity): PASSWORD 'x'.
+    re.compile(r"(?i)\bpassword\s+'(?P<secret>[^']+)'"),
     re.compile(r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9._~+/-]+=*)"),
     re.compile(r"(?P<secret>\b(?:AKIA|ASIA)[0-9A-Z]{16}\b)"),
     # A JSON Web Token: three base64url parts, the first two JSON objects ("eyJ").
@@ -67,6 +79,9 @@ class Redactor:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
+            if SECRET_NAME.search(str(value.get("name", ""))) and value.get("value"):
+                # A Kubernetes env entry {"name": "DB_PASSWORD", "value": "..."}.
+                value = {**value, "value": REDACTED}
             return {k: self._item(k, v, keep) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.data(v, keep=keep) for v in value]
