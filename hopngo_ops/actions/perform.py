@@ -161,5 +161,6 @@ def _audit(rb, report: ActionReport, *, after=None) -> ActionReport:
         "before": preview.before if preview else None,
         "after": after,
     }
-    report.events.append(append_event(rb.incident_folder(), event))
+    folder = rb.incident_folder()
+    report.events.append(append_event(folder, event, profile=rb.targets.profile))
     return report

@@ -39,11 +39,6 @@ def run_redactor(profile: str | None, parameters: Mapping[str, object]) -> Redac
     return Redactor(known_secret_values(profile, parameters))
 
 
-def kernel_redactor() -> Redactor:
-    """For what a kernel writes itself (timeline events): its run's profile's secrets."""
-    return run_redactor(os.environ.get(RECORD_PROFILE_ENV), {})
-
-
 def _from_profile(profile: str | None, environ: Mapping[str, str]) -> Iterable[str]:
     try:
         targets = load_targets(profile or SANDBOX_PROFILE)

@@ -16,14 +16,18 @@ from pathlib import Path
 TIMELINE = "timeline.jsonl"
 
 
-def append_event(folder: Path, event: dict) -> dict:
-    """Append `event` (stamped with its time) to the folder's timeline; return it as written."""
+def append_event(folder: Path, event: dict, *, profile: str | None = None) -> dict:
+    """Append `event` (stamped with its time) to the folder's timeline; return it as written.
+
+    It is redacted first with the secrets of `profile` (the one the event's actions used),
+    else of the profile the runner named for this kernel."""
     # Imported here: the record package reads timelines, so it imports this module first.
-    from hopngo_ops.record.secret_values import kernel_redactor
+    from hopngo_ops.record.secret_values import RECORD_PROFILE_ENV, run_redactor
 
     folder.mkdir(parents=True, exist_ok=True)
     stamped = {"at": datetime.now(UTC).isoformat(timespec="milliseconds"), **event}
-    stamped = kernel_redactor().data(json.loads(json.dumps(stamped, default=str)))
+    redactor = run_redactor(profile or os.environ.get(RECORD_PROFILE_ENV), {})
+    stamped = redactor.data(json.loads(json.dumps(stamped, default=str)))
     # One locked write: concurrent runs of the same incident never interleave their lines.
     with open(folder / TIMELINE, "a", encoding="utf-8") as out:
         fcntl.flock(out, fcntl.LOCK_EX)
