@@ -44,10 +44,8 @@ from hopngo_ops.kube.rollout import REVISION_ANNOTATION, rollout_status
 from hopngo_ops.kube.selectors import selector_string
 from hopngo_ops.record.redact import Redactor
 
-# The runbook's values: JAVA_OPTS against latency (section 2) and heap exhaustion (section 6),
-# the memory limit for pods erroring at their limit (section 3).
-JAVA_OPTS_LATENCY = "-Xmx2g -Xms1g"
-JAVA_OPTS_MEMORY = "-Xmx4g -Xms2g -XX:+UseG1GC"
+# The runbook's memory limit for pods erroring at their limit (section 3). Its two JAVA_OPTS
+# values (sections 2 and 6) are the defaults of the notebooks' `java_opts` parameters.
 MEMORY_LIMIT = "2Gi"
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -662,7 +660,7 @@ def scale(rb, replicas: int, kind: str = "deployment", name: str | None = None) 
 def patch_java_opts(
     rb, *, java_opts: str, deployment: str | None = None, container: str | None = None
 ) -> ActionReport:
-    """Set JAVA_OPTS in the container named like the service (JAVA_OPTS_LATENCY, _MEMORY)."""
+    """Set JAVA_OPTS in the container named like the service."""
     action = PatchJavaOpts(
         rb.kube, _named(rb, deployment), java_opts=java_opts, container=container
     )

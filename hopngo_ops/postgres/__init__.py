@@ -12,7 +12,7 @@ from hopngo_ops.postgres.locks import LockTree, lock_tree
 from hopngo_ops.postgres.sessions import Selection, blockers, idle, long_running, select
 from hopngo_ops.postgres.sizes import database_sizes
 from hopngo_ops.postgres.statements import slowest_statements, time_columns
-from hopngo_ops.postgres.usage import connection_usage, connections_by_database
+from hopngo_ops.postgres.usage import connection_usage
 
 __all__ = [
     "APPLICATION_NAME",
@@ -22,7 +22,6 @@ __all__ = [
     "Selection",
     "blockers",
     "connection_usage",
-    "connections_by_database",
     "database_sizes",
     "idle",
     "index_hints",

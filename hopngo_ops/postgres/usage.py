@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from hopngo_ops.postgres.connection import Postgres
 
 # numbackends counts client sessions per database; the settings bound them server-wide.
@@ -18,13 +16,6 @@ SELECT sum(d.numbackends)::int AS connections,
 FROM pg_stat_database AS d
 """
 
-_BY_DATABASE = """
-SELECT datname AS database, numbackends AS connections
-FROM pg_stat_database
-WHERE datname IS NOT NULL
-ORDER BY numbackends DESC, datname
-"""
-
 
 def connection_usage(pg: Postgres) -> dict:
     """connections, max_connections, reserved_for_superusers, client_backends, usage_percent."""
@@ -33,7 +24,3 @@ def connection_usage(pg: Postgres) -> dict:
         **usage,
         "usage_percent": round(100 * usage["connections"] / usage["max_connections"], 1),
     }
-
-
-def connections_by_database(pg: Postgres) -> pd.DataFrame:
-    return pg.frame(_BY_DATABASE, columns=["database", "connections"])

@@ -85,18 +85,6 @@ class Scenario:
     def seed(self) -> int:
         return int.from_bytes(hashlib.sha256(self.name.encode()).digest()[:4], "big")
 
-    @property
-    def affected_services(self) -> tuple[str, ...]:
-        named = (
-            set(self.down_services)
-            | set(self.oom_services)
-            | set(self.slow_uris)
-            | set(self.error_uris)
-            | set(self.heap_ratio)
-            | set(self.log_errors)
-        )
-        return tuple(s for s in SERVICES if s in named)
-
 
 POOL_EXHAUSTED = (
     "ERROR o.h.e.j.s.SqlExceptionHelper - HikariPool-1 - connection pool exhausted: "

@@ -239,7 +239,10 @@ def test_range_query_shows_the_incident_start(prom):
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_every_runbook_query_answers(prom, scenario):
     p = prom(scenario)
-    service = (SCENARIOS[scenario].affected_services or ("booking-service",))[0]
+    planted = SCENARIOS[scenario]
+    affected = [*planted.down_services, *planted.oom_services, *planted.slow_uris]
+    affected += [*planted.error_uris, *planted.heap_ratio, *planted.log_errors]
+    service = (affected or ["booking-service"])[0]
     for query in RUNBOOK_QUERIES:
         values = [
             float(r["value"][1])
