@@ -183,7 +183,9 @@ def test_moving_n_while_a_publisher_publishes_moves_exactly_n(sandbox, changes_t
     published: list[int] = []
     publisher = _publisher(sandbox, 600, published)
     publisher.start()
+    deadline = time.monotonic() + 30
     while len(published) < 50:
+        assert publisher.is_alive() and time.monotonic() < deadline, "the publisher stalled"
         time.sleep(0.01)
     report = move_to_dead_letter(rb, LAGGING, limit=300)
     still_publishing = len(published) < 600
