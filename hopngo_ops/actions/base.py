@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pandas as pd
 
 from hopngo_ops.actions.guards import Guardrails
+from hopngo_ops.errors import ActionFailed
+
+POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,17 @@ class Action(ABC):
     @abstractmethod
     def verify(self, preview: Preview, *, timeout: float) -> str:
         """Wait (bounded) for the post-condition; say what holds or raise ActionFailed."""
+
+    def wait_for(self, check: Callable[[], tuple[bool, str]], *, timeout: float) -> str:
+        """Poll `check` (done, what holds) until done; ActionFailed with its last word if not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            done, state = check()
+            if done:
+                return state
+            if time.monotonic() >= deadline:
+                raise ActionFailed(self.name, f"not done {timeout:g} s after the change: {state}")
+            time.sleep(POLL_SECONDS)
 
     def expected_confirmation(self) -> str | None:
         """What a user must type to confirm, when the action needs more than a click."""

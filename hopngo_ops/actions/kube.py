@@ -17,7 +17,6 @@ import copy
 import difflib
 import json
 import shlex
-import time
 from abc import abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -54,7 +53,6 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 DRY_RUN = "All"
-POLL_SECONDS = 0.25
 # Annotations `kubectl rollout undo` keeps from the deployment instead of copying them from
 # the replica set it goes back to (kubectl's annotationsToSkip).
 UNDO_KEEPS = frozenset(
@@ -99,17 +97,6 @@ class KubeAction(Action):
     def as_dict(self, model) -> dict:
         """An API object as the API spells it (camelCase keys, no unset fields)."""
         return self.kube.api_client.sanitize_for_serialization(model)
-
-    def wait_for(self, check: Callable[[], tuple[bool, str]], *, timeout: float) -> str:
-        """Poll `check` (done, what holds) until done; ActionFailed with its last word if not."""
-        deadline = time.monotonic() + timeout
-        while True:
-            done, state = check()
-            if done:
-                return state
-            if time.monotonic() >= deadline:
-                raise ActionFailed(self.name, f"not done {timeout:g} s after the change: {state}")
-            time.sleep(POLL_SECONDS)
 
 
 class DeploymentChange(KubeAction):

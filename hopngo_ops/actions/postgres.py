@@ -13,7 +13,6 @@ databases, nor superuser sessions unless `include_superusers=True`.
 
 from __future__ import annotations
 
-import time
 from typing import ClassVar
 
 from psycopg import sql
@@ -21,12 +20,11 @@ from psycopg import sql
 from hopngo_ops.actions.base import Action, Plan, Preview
 from hopngo_ops.actions.guards import Guardrails
 from hopngo_ops.actions.perform import ActionReport, perform
-from hopngo_ops.errors import ActionFailed, GuardRefused
+from hopngo_ops.errors import GuardRefused
 from hopngo_ops.postgres import Postgres, Selection, blockers, idle, long_running, select
 from hopngo_ops.postgres.sessions import IDLE_IN_TRANSACTION_STATES, IDLE_STATES
 
 PREVIEW_COLUMNS = ["pid", "user", "application", "client", "state", "age", "query"]
-_POLL_SECONDS = 0.1
 
 # Terminate exactly the previewed sessions that the selection still chooses, unprotected.
 _TERMINATE = """
@@ -123,13 +121,12 @@ class TerminateSessions(Action):
             return "nothing was terminated: no previewed session still matched"
         pids = [pid for pid, _ in self._terminated]
         starts = [start for _, start in self._terminated]
-        deadline = time.monotonic() + timeout
-        while left := [row["pid"] for row in self.pg.rows(_STILL_THERE, (pids, starts))]:
-            if time.monotonic() >= deadline:
-                raise ActionFailed(
-                    self.name, f"backends {left} are still there {timeout:g} s after the signal"
-                )
-            time.sleep(_POLL_SECONDS)
+
+        def gone() -> tuple[bool, str]:
+            left = [row["pid"] for row in self.pg.rows(_STILL_THERE, (pids, starts))]
+            return not left, f"backends {left} are still there"
+
+        self.wait_for(gone, timeout=timeout)
         skipped = len(preview.payload) - len(pids)
         return f"terminated {len(pids)} backend(s), all gone: pids {pids}" + (
             f"; {skipped} previewed session(s) no longer matched and were left alone"

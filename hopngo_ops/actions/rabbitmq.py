@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import time
 from urllib.parse import quote
 
 import pika.exceptions
@@ -23,8 +22,6 @@ from hopngo_ops.actions.perform import ActionReport, perform
 from hopngo_ops.errors import ActionFailed
 from hopngo_ops.rabbitmq import RabbitMQ, amqp
 from hopngo_ops.rabbitmq.dead_letters import dead_letter_queue
-
-_POLL_SECONDS = 0.2
 
 
 def _rabbitmqctl(*args: str) -> str:
@@ -73,13 +70,15 @@ class PurgeQueue(Action):
         return {"purged": purged}
 
     def verify(self, preview: Preview, *, timeout: float) -> str:
-        ready = _wait_for(lambda: self.rmq.depth(self.queue).ready, 0, timeout)
-        if ready:
-            raise ActionFailed(
-                self.name,
-                f"{self.queue} still has {ready} ready message(s) {timeout:g} s after the purge: "
-                "a publisher keeps publishing to it",
+        def emptied() -> tuple[bool, str]:
+            ready = self.rmq.depth(self.queue).ready
+            return (
+                not ready,
+                f"{self.queue} still has {ready} ready message(s): a publisher keeps "
+                "publishing to it",
             )
+
+        self.wait_for(emptied, timeout=timeout)
         return f"{self.queue} purged: 0 ready"
 
 
@@ -168,14 +167,16 @@ class MoveToDeadLetter(Action):
     def verify(self, preview: Preview, *, timeout: float) -> str:
         moved, dlq = self._moved["moved"], self._moved["dead_letter_queue"]
         expected = self._moved["dead_letter_before"] + moved
-        dlq_ready = _wait_for(lambda: self.rmq.depth(dlq).ready, expected, timeout)
-        if dlq_ready != expected:
-            raise ActionFailed(
-                self.name,
+
+        def grown() -> tuple[bool, str]:
+            dlq_ready = self.rmq.depth(dlq).ready
+            return dlq_ready == expected, (
                 f"{dlq} holds {dlq_ready} ready message(s), expected {expected} "
                 f"({self._moved['dead_letter_before']} before + {moved} moved): something else "
-                "consumes from or dead-letters into it",
+                "consumes from or dead-letters into it"
             )
+
+        self.wait_for(grown, timeout=timeout)
         source_after = self.rmq.depth(self.queue).ready
         change = source_after - (self._moved["source_before"] - moved)
         source = (
@@ -219,14 +220,6 @@ def _move(ch, source: str, target: str, count: int) -> int:
         ch.basic_ack(method.delivery_tag)
         moved += 1
     return moved
-
-
-def _wait_for(read, expected: int, timeout: float) -> int:
-    """Poll `read()` until it returns `expected` or `timeout` passes; the last value read."""
-    deadline = time.monotonic() + timeout
-    while (value := read()) != expected and time.monotonic() < deadline:
-        time.sleep(_POLL_SECONDS)
-    return value
 
 
 # --- notebook-facing: each previews, and applies only when the run names it in `apply` -------

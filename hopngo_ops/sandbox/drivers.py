@@ -1,4 +1,5 @@
-"""Start one of the sandbox's own Python driver processes (held sessions, AMQP consumers)."""
+"""Start one of the sandbox's own Python processes (held sessions, AMQP consumers, the Kubernetes
+simulator)."""
 
 from __future__ import annotations
 

@@ -14,9 +14,6 @@ import os
 import secrets
 import ssl
 import subprocess
-import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import yaml
@@ -24,7 +21,9 @@ import yaml
 from hopngo_ops.errors import SandboxError
 from hopngo_ops.sandbox import procs
 from hopngo_ops.sandbox.context import SandboxContext
+from hopngo_ops.sandbox.drivers import start_driver
 from hopngo_ops.sandbox.scenarios import NAMESPACE
+from hopngo_ops.sandbox.secret_files import write_private
 
 COMPONENT = "kubernetes"
 CLUSTER = "hopngo-sandbox"
@@ -45,12 +44,9 @@ def start(ctx: SandboxContext) -> dict:
     url = f"https://127.0.0.1:{port}"
     cert, key = _make_certificate(ctx.dir("kube-tls"))
     tokens = {user: secrets.token_urlsafe(32) for user in CONTEXTS}
-    tokens_file = _write_private(ctx.state_dir / "kube-tokens.json", json.dumps(tokens, indent=2))
+    tokens_file = write_private(ctx.state_dir / "kube-tokens.json", json.dumps(tokens, indent=2))
     log = ctx.dir("logs") / "kubesim.log"
-    argv = [
-        sys.executable,
-        "-m",
-        "hopngo_ops.sandbox.kubesim",
+    args = [
         "--port",
         str(port),
         "--scenario",
@@ -65,20 +61,18 @@ def start(ctx: SandboxContext) -> dict:
         str(key),
     ]
     if RBAC_DIR.is_dir():
-        argv += ["--rbac-dir", str(RBAC_DIR)]
-    # The simulator imports hopngo_ops from this checkout, installed or not.
-    pythonpath = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    pid = procs.spawn(argv, log=log, env={"PYTHONPATH": pythonpath})
-    ctx.track(procs.Proc(COMPONENT, pid, log=str(log)))
+        args += ["--rbac-dir", str(RBAC_DIR)]
+    pid = start_driver(ctx, COMPONENT, "hopngo_ops.sandbox.kubesim", args, log)
+    tls = ssl.create_default_context(cafile=str(cert))
     procs.wait_until(
-        lambda: _ready(url, cert),
+        lambda: procs.http_ok(f"{url}/readyz", tls=tls),
         component=COMPONENT,
         what="ready (/readyz)",
         timeout=READY_TIMEOUT,
         log=log,
         pid=pid,
     )
-    kubeconfig = _write_private(
+    kubeconfig = write_private(
         ctx.state_dir / "kubeconfig", yaml.safe_dump(_kubeconfig(url, tokens, cert))
     )
     return {
@@ -106,15 +100,6 @@ def _make_certificate(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def _ready(url: str, cert: Path) -> bool:
-    tls = ssl.create_default_context(cafile=str(cert))
-    try:
-        with urllib.request.urlopen(f"{url}/readyz", timeout=1, context=tls) as answer:
-            return answer.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def _kubeconfig(url: str, tokens: dict[str, str], cert: Path) -> dict:
     authority = base64.b64encode(cert.read_bytes()).decode()
     return {
@@ -140,13 +125,3 @@ def _kubeconfig(url: str, tokens: dict[str, str], cert: Path) -> dict:
         "current-context": CLUSTER,
         "preferences": {},
     }
-
-
-def _write_private(path: Path, text: str) -> Path:
-    """Write `text` readable by the owner only: the file holds bearer tokens."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    os.chmod(path, 0o600)
-    return path

@@ -6,8 +6,10 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,6 +41,15 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.2)
         return sock.connect_ex((host, port)) == 0
+
+
+def http_ok(url: str, *, tls: ssl.SSLContext | None = None) -> bool:
+    """Whether `url` answers 200 now (not listening yet, or 503 while loading, is not ready)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1, context=tls) as answer:
+            return answer.status == 200
+    except OSError:  # URLError and HTTPError are OSErrors
+        return False
 
 
 def require_binary(binary: str, package: str, *, search: tuple[str, ...] = ()) -> str:

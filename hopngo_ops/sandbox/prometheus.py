@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import urllib.request
 from pathlib import Path
 
 import yaml
@@ -65,7 +64,7 @@ def serve(ctx: SandboxContext, prometheus: str, config: Path, data: Path, *, log
     url = f"http://127.0.0.1:{port}"
     try:
         procs.wait_until(
-            lambda: _ready(url),
+            lambda: procs.http_ok(f"{url}/-/ready"),
             component=COMPONENT,
             what="ready",
             timeout=READY_TIMEOUT_SECONDS,
@@ -116,15 +115,6 @@ def write_config(home: Path) -> Path:
     }
     config.write_text(yaml.safe_dump(settings, sort_keys=False))
     return config
-
-
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        # Not listening yet, or 503 while the TSDB loads.
-        return False
 
 
 def _port_was_taken(log: Path, offset: int) -> bool:

@@ -18,11 +18,18 @@ def new_password() -> str:
 
 
 def write_secret(ctx: SandboxContext, name: str, text: str) -> Path:
-    """Write `text` to `<state_dir>/secrets/<name>`, created with mode 0600 (never widened)."""
+    """Write `text` to `<state_dir>/secrets/<name>`, readable by its owner only."""
     folder = ctx.dir("secrets")
     folder.chmod(0o700)
-    path = folder / name
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return write_private(folder / name, text)
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write `text` to `path` with mode 0600, created so (never readable by others meanwhile)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(text)
+    # An existing file keeps its mode through O_TRUNC: narrow it.
+    os.chmod(path, 0o600)
     return path
